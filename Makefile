@@ -1,0 +1,67 @@
+# Hardened session-store kit: one entry point for humans and CI.
+#   make test   - install everything, lint, unit tests, molecule scenarios
+#   make lab    - bring up and verify the local lab (see README)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# The pinned community package the collections in requirements.yml come from.
+ANSIBLE_COMMUNITY_PACKAGE := ansible==12.3.0
+DISTROS := bookworm trixie
+SCENARIOS ?= redis
+PY_SOURCES := scripts tests roles/session_pki/filter_plugins
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Debian packages and the Docker engine (root on a bare machine)
+	scripts/bootstrap.sh
+
+$(VENV)/.stamp: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp ## Python virtualenv with the pinned tools
+
+.PHONY: collections
+collections: venv ## Pinned Ansible collections into ./collections
+	$(BIN)/python scripts/install_collections.py --source $(ANSIBLE_COMMUNITY_PACKAGE)
+
+.PHONY: images
+images: deps ## Systemd test-host images (rebuilt only when the recipe changes)
+	for d in $(DISTROS); do scripts/build-image.sh $$d; done
+
+.PHONY: setup
+setup: deps venv collections images ## Everything the tests and the lab need
+
+.PHONY: lint
+lint: venv collections ## yamllint, ansible-lint (production), ruff, mypy
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/mypy $(PY_SOURCES)
+
+.PHONY: unit
+unit: venv collections ## Unit tests of the Python code and the docs sync
+	$(BIN)/pytest -q tests/unit
+
+.PHONY: molecule
+molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
+	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
+
+.PHONY: test
+test: setup lint unit molecule ## THE test command: what CI runs
+
+.PHONY: clean
+clean: ## Remove the venv and installed collections
+	rm -rf $(VENV) collections

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Render each role's variables reference from its meta/argument_specs.yml.
+
+The table lives in the role README between the markers below, so prose and
+examples stay hand-written while the reference can never drift from the
+specs (tests/unit/test_role_docs.py fails when it does).
+
+    scripts/role_docs.py            # rewrite every role README
+    scripts/role_docs.py --check    # exit 1 when a README is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BEGIN = "<!-- BEGIN VARIABLES (generated from meta/argument_specs.yml by scripts/role_docs.py) -->"
+END = "<!-- END VARIABLES -->"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    description = spec.get("description", "")
+    if isinstance(description, list):
+        description = " ".join(str(d) for d in description)
+    extra = []
+    if spec.get("choices"):
+        extra.append("Choices: " + ", ".join(f"`{c}`" for c in spec["choices"]))
+    if spec.get("options"):
+        extra.append("Keys: " + ", ".join(f"`{k}`" for k in spec["options"]))
+    return " ".join([str(description).strip(), *extra]).strip()
+
+
+def render(specs: dict[str, Any]) -> str:
+    """Markdown reference of every entry point's options."""
+    lines = [BEGIN, ""]
+    for entry, body in specs.get("argument_specs", {}).items():
+        lines.append(f"### Entry point `{entry}`")
+        lines.append("")
+        if body.get("short_description"):
+            lines.append(str(body["short_description"]))
+            lines.append("")
+        options = body.get("options") or {}
+        if not options:
+            lines.append("No variables.")
+            lines.append("")
+            continue
+        lines.append("| Variable | Type | Required | Default | Description |")
+        lines.append("|---|---|---|---|---|")
+        for name, spec in options.items():
+            kind = spec.get("type", "str")
+            if spec.get("elements"):
+                kind += f" of {spec['elements']}"
+            required = "yes" if spec.get("required") else ""
+            default = "" if spec.get("required") else f"`{_cell(spec.get('default'))}`"
+            lines.append(f"| `{name}` | {kind} | {required} | {default} | {_cell(_describe(spec))} |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def update(readme: str, block: str) -> str:
+    """Replace the generated block in a README (or append it)."""
+    if BEGIN in readme and END in readme:
+        head, rest = readme.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        return head + block + tail
+    return readme.rstrip("\n") + "\n\n## Variables\n\n" + block + "\n"
+
+
+def role_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent.parent for p in root.glob("roles/*/meta/argument_specs.yml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    args = parser.parse_args(argv)
+    stale = []
+    for role in role_dirs(args.root):
+        specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())
+        readme_path = role / "README.md"
+        current = readme_path.read_text() if readme_path.exists() else f"# {role.name}\n"
+        wanted = update(current, render(specs))
+        if wanted != current:
+            stale.append(role.name)
+            if not args.check:
+                readme_path.write_text(wanted)
+    if args.check and stale:
+        print("variables reference out of date in: " + ", ".join(stale)
+              + " (run scripts/role_docs.py)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

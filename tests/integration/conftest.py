@@ -1,0 +1,79 @@
+"""Shared fixtures of the client-side verification suite.
+
+The suite runs on the control node. `roles/session_verify` writes the
+connection details of every store and app host (secrets included) into a
+0600 JSON file and points KIT_VERIFY_CONTEXT at it. Tests talk to the
+services exactly as a client would, and inspect hosts through testinfra over
+the inventory's own connection (SSH, docker, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+Context = dict[str, Any]
+
+
+def _load_context() -> Context:
+    path = os.environ.get("KIT_VERIFY_CONTEXT")
+    if not path:
+        return {"redis": [], "postgresql": [], "apps": [], "inventory": []}
+    return dict(json.loads(Path(path).read_text()))
+
+
+CONTEXT: Context = _load_context()
+
+
+def _ids(entries: list[dict[str, Any]]) -> list[str]:
+    return [str(e["name"]) for e in entries]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run store tests once per store of the inventory (skip when none)."""
+    for fixture, key in (("redis_store", "redis"), ("pg_store", "postgresql"), ("app", "apps")):
+        if fixture in metafunc.fixturenames:
+            entries = CONTEXT.get(key, [])
+            if entries:
+                metafunc.parametrize(fixture, entries, ids=_ids(entries), scope="module")
+            else:
+                metafunc.parametrize(
+                    fixture,
+                    [pytest.param(None, marks=pytest.mark.skip(reason=f"no {key} hosts in the inventory"))],
+                )
+
+
+@pytest.fixture(scope="session")
+def context() -> Context:
+    return CONTEXT
+
+
+def host_for(name: str) -> Any:
+    """A testinfra host reached over the inventory's own connection."""
+    inventories = CONTEXT.get("inventory") or []
+    spec = f"ansible://{name}"
+    if inventories:
+        spec += f"?ansible_inventory={inventories[0]}"
+    return testinfra.get_host(spec)
+
+
+@pytest.fixture(scope="session")
+def client_cert() -> tuple[str, str] | None:
+    cert = CONTEXT.get("client_cert") or {}
+    if cert.get("cert") and Path(cert["cert"]).exists():
+        return str(cert["cert"]), str(cert["key"])
+    return None
+
+
+@pytest.fixture(scope="session")
+def ansible_log() -> str | None:
+    """Text of the Ansible log of this run (molecule sets ANSIBLE_LOG_PATH)."""
+    path = os.environ.get("ANSIBLE_LOG_PATH")
+    if path and Path(path).exists():
+        return Path(path).read_text(errors="replace")
+    return None

@@ -1,0 +1,50 @@
+"""The variables reference in every role README matches its argument specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import role_docs
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_role_has_argument_specs_and_readme() -> None:
+    roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+    documented = [p.name for p in role_docs.role_dirs(ROOT)]
+    assert roles == documented
+    for role in roles:
+        assert (ROOT / "roles" / role / "README.md").exists(), role
+
+
+def test_readmes_are_in_sync_with_specs() -> None:
+    assert role_docs.main(["--check", "--root", str(ROOT)]) == 0
+
+
+def test_every_default_is_specified() -> None:
+    """Each variable in defaults/main.yml appears in the main entry point's spec."""
+    for role in role_docs.role_dirs(ROOT):
+        defaults_file = role / "defaults/main.yml"
+        if not defaults_file.exists():
+            continue
+        defaults = yaml.safe_load(defaults_file.read_text()) or {}
+        specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())
+        options = specs["argument_specs"]["main"].get("options", {})
+        missing = sorted(set(defaults) - set(options))
+        assert not missing, f"{role.name}: defaults without spec: {missing}"
+
+
+def test_render_marks_required_and_choices() -> None:
+    block = role_docs.render({"argument_specs": {"main": {"options": {
+        "x_mode": {"type": "str", "choices": ["a", "b"], "default": "a", "description": "Mode."},
+        "x_secret": {"type": "str", "required": True, "description": "Secret."},
+    }}}})
+    assert "| `x_mode` | str |  | `a` | Mode. Choices: `a`, `b` |" in block
+    assert "| `x_secret` | str | yes |  | Secret. |" in block
+
+
+def test_update_replaces_only_the_generated_block() -> None:
+    readme = f"# r\n\nprose\n\n{role_docs.BEGIN}\nold\n{role_docs.END}\n\nmore prose\n"
+    out = role_docs.update(readme, f"{role_docs.BEGIN}\nnew\n{role_docs.END}")
+    assert out == f"# r\n\nprose\n\n{role_docs.BEGIN}\nnew\n{role_docs.END}\n\nmore prose\n"
