@@ -1,0 +1,87 @@
+"""Bad inventory input fails before any host is touched, naming the variable.
+
+Each case runs the role against a host that cannot be reached (nothing
+listens on its port). Argument specs and assert tasks run on the control node,
+so a correct role fails with a message naming the variable and never tries to
+connect; a role that let the value through would get past validation and fail
+later: at its first fact-dependent step (no facts are gathered here) or at the
+first remote task (the host is UNREACHABLE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAY = Path(__file__).parent / "validation" / "play.yml"
+
+GOOD_REDIS: dict[str, Any] = {
+    "redis_session_store_admin_password": "A" * 24,
+    "redis_session_store_app_users": [{"name": "app", "password": "B" * 24, "key_prefix": "app:sess:"}],
+}
+
+
+PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
+
+
+def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    target:\n      ansible_host: 127.0.0.1\n      ansible_port: 9\n"
+        "      ansible_connection: ssh\n      ansible_ssh_common_args: -o ConnectTimeout=2\n"
+    )
+    extra_vars = tmp_path / "vars.json"
+    extra_vars.write_text(json.dumps({"role_under_test": role, **extra}))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+           "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections")}
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run(
+        [str(playbook), "-i", str(inventory), str(PLAY), "-e", f"@{extra_vars}"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
+    )
+
+
+REDIS_CASES = {
+    "unknown TLS client mode": ({"redis_session_store_tls_auth_clients": "maybe"},
+                                "redis_session_store_tls_auth_clients"),
+    "empty admin password": ({"redis_session_store_admin_password": ""}, "redis_session_store_admin_password"),
+    "short app password": ({"redis_session_store_app_users": [{"name": "a", "password": "x", "key_prefix": "a:"}]},
+                           "redis_session_store_app_users"),
+    "user without key prefix": ({"redis_session_store_app_users": [{"name": "a", "password": "B" * 24}]},
+                                "key_prefix"),
+    "glob in key prefix": ({"redis_session_store_app_users": [{"name": "a", "password": "B" * 24,
+                                                                "key_prefix": "*"}]},
+                           "redis_session_store_app_users"),
+    "port out of range": ({"redis_session_store_tls_port": 70000}, "redis_session_store_tls_port"),
+    "missing cert path": ({"redis_session_store_tls_source": "provided",
+                           "redis_session_store_tls_cert_src": "/nonexistent/cert.pem"},
+                          "redis_session_store_tls_cert_src"),
+    "evicting keys without TTL": ({"redis_session_store_maxmemory_policy": "allkeys-lru"},
+                                  "redis_session_store_maxmemory_policy"),
+}
+
+
+@pytest.mark.parametrize("case", list(REDIS_CASES))
+def test_redis_bad_input_fails_early(tmp_path: Path, case: str) -> None:
+    override, variable = REDIS_CASES[case]
+    result = run_role(tmp_path, "redis_session_store", {**GOOD_REDIS, **override})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert variable in output, output
+    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+
+
+def test_redis_good_input_passes_validation(tmp_path: Path) -> None:
+    """Control: valid input gets past validation and fails only later."""
+    result = run_role(tmp_path, "redis_session_store", GOOD_REDIS)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert any(m in output for m in PAST_VALIDATION), output[-2000:]
