@@ -62,6 +62,15 @@ molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
 .PHONY: test
 test: setup lint unit molecule ## THE test command: what CI runs
 
+.PHONY: lab
+lab: setup ## Local lab: hosts, site.yml, verification, lab/endpoints.json
+	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml
+
+.PHONY: lab-destroy
+lab-destroy: venv collections ## Remove the lab containers and lab/
+	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab-destroy.yml
+	rm -rf lab
+
 .PHONY: clean
 clean: ## Remove the venv and installed collections
 	rm -rf $(VENV) collections

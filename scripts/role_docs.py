@@ -47,13 +47,19 @@ def _describe(spec: dict[str, Any]) -> str:
 def render(specs: dict[str, Any]) -> str:
     """Markdown reference of every entry point's options."""
     lines = [BEGIN, ""]
-    for entry, body in specs.get("argument_specs", {}).items():
+    entries = specs.get("argument_specs", {})
+    main_options = (entries.get("main") or {}).get("options")
+    for entry, body in entries.items():
         lines.append(f"### Entry point `{entry}`")
         lines.append("")
         if body.get("short_description"):
             lines.append(str(body["short_description"]))
             lines.append("")
         options = body.get("options") or {}
+        if entry != "main" and options and options == main_options:
+            lines.append("Same variables as `main`.")
+            lines.append("")
+            continue
         if not options:
             lines.append("No variables.")
             lines.append("")
