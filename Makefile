@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 ANSIBLE_COMMUNITY_PACKAGE := ansible==12.3.0
 DISTROS := bookworm trixie
 SCENARIOS ?= redis
-PY_SOURCES := scripts tests roles/session_pki/filter_plugins
+PY_SOURCES := scripts tests $(wildcard bench) $(wildcard roles/*/filter_plugins)
 
 .PHONY: help
 help: ## Show the targets
@@ -74,3 +74,8 @@ lab-destroy: venv collections ## Remove the lab containers and lab/
 .PHONY: clean
 clean: ## Remove the venv and installed collections
 	rm -rf $(VENV) collections
+
+.PHONY: bench
+bench: setup ## Benchmarks on the lab (not in make test): bench/results/, docs/performance.md
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	cd bench && $(BIN)/python run.py
