@@ -49,7 +49,7 @@ def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.Com
     )
 
 
-REDIS_CASES = {
+REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown TLS client mode": ({"redis_session_store_tls_auth_clients": "maybe"},
                                 "redis_session_store_tls_auth_clients"),
     "empty admin password": ({"redis_session_store_admin_password": ""}, "redis_session_store_admin_password"),
