@@ -85,3 +85,45 @@ def test_redis_good_input_passes_validation(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert any(m in output for m in PAST_VALIDATION), output[-2000:]
+
+
+GOOD_PG: dict[str, Any] = {"postgresql_session_store_app_password": "A" * 24}
+
+PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "unknown ssl mode": ({"postgresql_session_store_clientcert": "required"}, "postgresql_session_store_clientcert"),
+    "malformed CIDR": ({"postgresql_session_store_app_cidrs": ["10.0.0.300/24"]}, "postgresql_session_store_app_cidrs"),
+    "host bits set": ({"postgresql_session_store_app_cidrs": ["10.0.0.1/24"]}, "postgresql_session_store_app_cidrs"),
+    "CIDR without prefix": ({"postgresql_session_store_app_cidrs": ["10.0.0.1"]}, "postgresql_session_store_app_cidrs"),
+    "empty password": ({"postgresql_session_store_app_password": ""}, "postgresql_session_store_app_password"),
+    "missing password": ({"postgresql_session_store_app_password": None}, "postgresql_session_store_app_password"),
+    "unknown TLS version": ({"postgresql_session_store_ssl_min_protocol_version": "TLSv1.1"},
+                            "postgresql_session_store_ssl_min_protocol_version"),
+    "auth timeout over 60 s": ({"postgresql_session_store_authentication_timeout": 120},
+                               "postgresql_session_store_authentication_timeout"),
+    "weak ciphers": ({"postgresql_session_store_ssl_ciphers": "ALL:!ADH"}, "postgresql_session_store_ssl_ciphers"),
+    "bad role name": ({"postgresql_session_store_app_role": "app; DROP"}, "postgresql_session_store_app_role"),
+    "overriding a managed setting": ({"postgresql_session_store_extra_settings": {"ssl": False}},
+                                     "postgresql_session_store_extra_settings"),
+    "bad listen address": ({"postgresql_session_store_listen_addresses": ["a b"]},
+                           "postgresql_session_store_listen_addresses"),
+    "logging every statement": ({"postgresql_session_store_log_statement": "all"},
+                                "postgresql_session_store_log_statement"),
+}
+
+
+@pytest.mark.parametrize("case", list(PG_CASES))
+def test_postgresql_bad_input_fails_early(tmp_path: Path, case: str) -> None:
+    override, variable = PG_CASES[case]
+    extra = {k: v for k, v in {**GOOD_PG, **override}.items() if v is not None}
+    result = run_role(tmp_path, "postgresql_session_store", extra)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert variable in output, output[-2000:]
+    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+
+
+def test_postgresql_good_input_passes_validation(tmp_path: Path) -> None:
+    result = run_role(tmp_path, "postgresql_session_store", GOOD_PG)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert any(m in output for m in PAST_VALIDATION), output[-2000:]
