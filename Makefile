@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # The pinned community package the collections in requirements.yml come from.
 ANSIBLE_COMMUNITY_PACKAGE := ansible==12.3.0
 DISTROS := bookworm trixie
-SCENARIOS ?= redis postgresql
+SCENARIOS ?= redis postgresql app
 PY_SOURCES := scripts tests $(wildcard bench) $(wildcard roles/*/filter_plugins)
 
 .PHONY: help

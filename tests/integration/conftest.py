@@ -31,7 +31,8 @@ CONTEXT: Context = _load_context()
 
 
 def _ids(entries: list[dict[str, Any]]) -> list[str]:
-    return [str(e["name"]) for e in entries]
+    """Host name, plus the app name where a host serves several apps."""
+    return [f"{e['name']}:{e['app']}" if "app" in e else str(e["name"]) for e in entries]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -245,7 +245,7 @@ def test_app_role_does_session_work(pg_store: Store) -> None:
         with conn.transaction():
             row = conn.execute(f'SELECT data FROM "{pg_store["table"]}" WHERE session_id = %s '
                                "AND COALESCE(modified_at, created_at) + %s >= %s FOR UPDATE",
-                               (key, 1440, now)).fetchone()
+                               (key, int(pg_store["idle_timeout"]), now)).fetchone()
             assert row == ('user|s:5:"alice";',)
             conn.execute(f'UPDATE "{pg_store["table"]}" SET data = %s, modified_at = %s WHERE session_id = %s',
                          ('user|s:3:"bob";', now + 1, key))
