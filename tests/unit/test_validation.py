@@ -69,24 +69,6 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(REDIS_CASES))
-def test_redis_bad_input_fails_early(tmp_path: Path, case: str) -> None:
-    override, variable = REDIS_CASES[case]
-    result = run_role(tmp_path, "redis_session_store", {**GOOD_REDIS, **override})
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert variable in output, output
-    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
-
-
-def test_redis_good_input_passes_validation(tmp_path: Path) -> None:
-    """Control: valid input gets past validation and fails only later."""
-    result = run_role(tmp_path, "redis_session_store", GOOD_REDIS)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert any(m in output for m in PAST_VALIDATION), output[-2000:]
-
-
 GOOD_PG: dict[str, Any] = {"postgresql_session_store_app_password": "A" * 24}
 
 PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
@@ -111,19 +93,31 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(PG_CASES))
-def test_postgresql_bad_input_fails_early(tmp_path: Path, case: str) -> None:
-    override, variable = PG_CASES[case]
-    extra = {k: v for k, v in {**GOOD_PG, **override}.items() if v is not None}
-    result = run_role(tmp_path, "postgresql_session_store", extra)
+GOOD_INPUT: dict[str, dict[str, Any]] = {
+    "redis_session_store": GOOD_REDIS,
+    "postgresql_session_store": GOOD_PG,
+}
+CASES = [(role, name, *case) for role, table in (("redis_session_store", REDIS_CASES),
+                                                 ("postgresql_session_store", PG_CASES))
+         for name, case in table.items()]
+
+
+@pytest.mark.parametrize(("role", "case", "override", "variable"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: dict[str, Any],
+                               variable: str) -> None:
+    # A None value removes the variable: "missing" rather than "empty".
+    extra = {k: v for k, v in {**GOOD_INPUT[role], **override}.items() if v is not None}
+    result = run_role(tmp_path, role, extra)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert variable in output, output[-2000:]
-    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+    assert not any(m in output for m in PAST_VALIDATION), f"{case}: validation let the value through: " + output[-2000:]
 
 
-def test_postgresql_good_input_passes_validation(tmp_path: Path) -> None:
-    result = run_role(tmp_path, "postgresql_session_store", GOOD_PG)
+@pytest.mark.parametrize("role", list(GOOD_INPUT))
+def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
+    """Control: valid input gets past validation and fails only later."""
+    result = run_role(tmp_path, role, GOOD_INPUT[role])
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert any(m in output for m in PAST_VALIDATION), output[-2000:]
