@@ -31,13 +31,13 @@ CONTEXT: Context = _load_context()
 
 
 def _ids(entries: list[dict[str, Any]]) -> list[str]:
-    """Host name, plus the app name where a host serves several apps."""
-    return [f"{e['name']}:{e['app']}" if "app" in e else str(e["name"]) for e in entries]
+    return [str(e["name"]) for e in entries]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run store tests once per store of the inventory (skip when none)."""
-    for fixture, key in (("redis_store", "redis"), ("pg_store", "postgresql"), ("app", "apps")):
+    # (test_app.py parametrizes its own php_app fixture: several apps per host.)
+    for fixture, key in (("redis_store", "redis"), ("pg_store", "postgresql")):
         if fixture in metafunc.fixturenames:
             entries = CONTEXT.get(key, [])
             if entries:
