@@ -1,0 +1,144 @@
+"""Printed table and PNG chart of `make bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PHP_ORDER = [
+    "files", "redis_plain", "redis_plain_persistent", "redis_hardened", "redis_hardened_persistent",
+    "redis_hardened_persistent_fixed", "redis_hardened_persistent_fixed_nolock", "postgresql_hardened",
+    "postgresql_hardened_persistent", "postgresql_hardened_persistent_lean",
+]
+
+
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, bool | None]]:
+    """(label, ratio, target, met) of the issue's targets, from the results."""
+    php = results.get("php_session", {})
+    conv = results.get("converge", {})
+
+    def rps(name: str) -> float | None:
+        entry = php.get(name) or {}
+        value = entry.get("rps")
+        return float(value) if isinstance(value, int | float) else None
+
+    def div(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    pairs = [
+        ("redis_hardened_persistent / redis_plain (kit default vs. what many run)",
+         "redis_hardened_persistent", "redis_plain", 0.95),
+        ("redis_hardened_persistent / redis_plain_persistent (TLS+ACL+locking only)",
+         "redis_hardened_persistent", "redis_plain_persistent", 0.95),
+        ("redis_hardened_persistent_fixed / redis_plain (proposed: PING liveness check)",
+         "redis_hardened_persistent_fixed", "redis_plain", 0.95),
+        ("redis_hardened_persistent_fixed / redis_plain_persistent", "redis_hardened_persistent_fixed",
+         "redis_plain_persistent", 0.95),
+        ("redis_hardened (no persistent) / redis_plain", "redis_hardened", "redis_plain", 0.95),
+        ("redis_hardened_persistent / files", "redis_hardened_persistent", "files", 0.9),
+        ("redis_hardened_persistent_fixed / files", "redis_hardened_persistent_fixed", "files", 0.9),
+        ("redis_hardened / files", "redis_hardened", "files", 0.9),
+        ("postgresql_hardened / files (kit wiring: connection per request)", "postgresql_hardened", "files", 0.7),
+        ("postgresql_hardened_persistent / files", "postgresql_hardened_persistent", "files", 0.7),
+        ("postgresql_hardened_persistent_lean / files (proposed: upsert, no prepares)",
+         "postgresql_hardened_persistent_lean", "files", 0.7),
+    ]
+    out: list[tuple[str, float | None, float, bool | None]] = []
+    for label, num, den, target in pairs:
+        value = div(rps(num), rps(den))
+        out.append((label, value, target, None if value is None else value >= target))
+    idem, facts = conv.get("idempotent_s"), conv.get("facts_only_s")
+    out.append(("lab re-run seconds (target <= 20)", idem, 20.0, None if idem is None else idem <= 20))
+    value = div(idem, facts)
+    out.append(("lab re-run / facts-only play (target <= 3)", value, 3.0, None if value is None else value <= 3))
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    """The printed report: target ratios first, then every measurement."""
+    lines = ["", "== Targets (hardened / baseline) ==", f"{'ratio':<78} {'value':>8} {'target':>7}  met"]
+    for label, value, target, met in ratio_rows(results):
+        mark = "n/a" if met is None else ("yes" if met else "NO")
+        lines.append(f"{label:<78} {_fmt(value, '.3f'):>8} {target:>7}  {mark}")
+    lines += ["", "== PHP session requests (nginx + php-fpm, ~2 KB read+write per request) ==",
+              f"{'variant':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'rounds':>6}  note"]
+    php = results.get("php_session", {})
+    for name in [*PHP_ORDER, *sorted(set(php) - set(PHP_ORDER))]:
+        entry = php.get(name)
+        if entry is None:
+            continue
+        if entry.get("rps") is None:
+            lines.append(f"{name:<34} {'n/a':>9} {'':>8} {'':>8} {'':>7} {'':>6}  {entry.get('note', '')}")
+            continue
+        lines.append(f"{name:<34} {entry['rps']:>9.1f} {entry['p50_ms']:>8.2f} {entry['p99_ms']:>8.2f} "
+                     f"{entry.get('errors', 0):>7} {len(entry.get('rounds_rps', [])):>6}  {entry.get('note', '')}")
+    store = results.get("store", {})
+    lines += ["", "== Store level ==", f"{'benchmark':<52} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8}  note"]
+    for name, entry in store.items():
+        if entry.get("ops") is None:
+            lines.append(f"{name:<52} {'n/a':>10} {'':>8} {'':>8}  {entry.get('note', '')}")
+            continue
+        lines.append(f"{name:<52} {entry['ops']:>10.1f} {_fmt(entry.get('p50_ms'), '.3f'):>8} "
+                     f"{_fmt(entry.get('p99_ms'), '.3f'):>8}  {entry.get('note', '')}")
+    conv = results.get("converge", {})
+    lines += ["", "== Ansible (lab) ==",
+              f"cold converge:   {_fmt(conv.get('cold_s'))} s  {conv.get('cold_note', '')}",
+              f"unchanged re-run: {_fmt(conv.get('idempotent_s'))} s  (changed={conv.get('idempotent_changed')})",
+              f"facts-only play: {_fmt(conv.get('facts_only_s'))} s"]
+    mem = results.get("memory", {})
+    lines += ["", "== Memory under load (sum over processes; MiB) =="]
+    for name, entry in mem.items():
+        lines.append(f"{name:<40} rss idle {_fmt(entry.get('idle_rss_mib'))} peak {_fmt(entry.get('peak_rss_mib'))}"
+                     f"  pss idle {_fmt(entry.get('idle_pss_mib'))} peak {_fmt(entry.get('peak_pss_mib'))}"
+                     f"  procs {entry.get('peak_procs')}")
+    mach = results.get("machine", {})
+    lines += ["", f"machine: {mach.get('nproc')} CPUs, {mach.get('cpu_model')}, load at start "
+                  f"{mach.get('loadavg_start')}, during load phases mean {mach.get('loadavg_during_mean')} "
+                  f"max {mach.get('loadavg_during_max')}; other containers running: "
+                  f"{len(mach.get('other_containers', []))}"]
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> bool:
+    """PNG: PHP req/s and p99 per variant, store-level ops/s. False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    php = results.get("php_session", {})
+    names = [n for n in [*PHP_ORDER, *sorted(set(php) - set(PHP_ORDER))] if (php.get(n) or {}).get("rps")]
+    store = {k: v for k, v in results.get("store", {}).items() if v.get("ops")}
+    fig, axes = plt.subplots(1, 3, figsize=(18, 6))
+    ax = axes[0]
+    ax.barh(names, [php[n]["rps"] for n in names], color="#4C72B0")
+    ax.set_xlabel("requests/s (higher is better)")
+    ax.set_title("PHP session requests (~2 KB read+write)")
+    ax.invert_yaxis()
+    ax = axes[1]
+    ax.barh(names, [php[n]["p50_ms"] for n in names], color="#55A868", label="p50")
+    ax.barh(names, [php[n]["p99_ms"] - php[n]["p50_ms"] for n in names], left=[php[n]["p50_ms"] for n in names],
+            color="#C44E52", label="p99")
+    ax.set_xlabel("latency ms (lower is better)")
+    ax.set_title("PHP latency p50 / p99")
+    ax.legend()
+    ax.invert_yaxis()
+    ax = axes[2]
+    ax.barh(list(store), [v["ops"] for v in store.values()], color="#8172B2")
+    ax.set_xscale("log")
+    ax.set_xlabel("ops/s (log)")
+    ax.set_title("Store level: redis-benchmark, pgbench")
+    ax.invert_yaxis()
+    mach = results.get("machine", {})
+    fig.suptitle(f"make bench - {mach.get('nproc')} CPUs {mach.get('cpu_model')} - "
+                 f"load mean {mach.get('loadavg_during_mean')} during the run - {results.get('timestamp', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
