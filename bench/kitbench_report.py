@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PHP_ORDER = [
     "files", "redis_plain", "redis_plain_persistent", "redis_hardened", "redis_hardened_persistent",
-    "redis_hardened_persistent_fixed", "redis_hardened_persistent_fixed_nolock", "postgresql_hardened",
-    "postgresql_hardened_persistent", "postgresql_hardened_persistent_lean",
+    "redis_hardened_persistent_nolock", "postgresql_hardened", "postgresql_hardened_nonpersistent",
+    "postgresql_incubator",
 ]
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _measured_rows(entries: list[tuple[str, dict[str, Any]]], key: str, name_width: int, widths: list[int],
+                   cells: Callable[[dict[str, Any]], list[str]]) -> list[str]:
+    """One aligned row per measurement; "n/a" and the note when `key` was not measured."""
+    rows = []
+    for name, entry in entries:
+        values = cells(entry) if entry.get(key) is not None else ["n/a"] + [""] * (len(widths) - 1)
+        row = " ".join(f"{value:>{width}}" for value, width in zip(values, widths, strict=True))
+        rows.append(f"{name:<{name_width}} {row}  {entry.get('note', '')}")
+    return rows
 
 
 def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, bool | None]]:
@@ -34,18 +46,14 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, 
          "redis_hardened_persistent", "redis_plain", 0.95),
         ("redis_hardened_persistent / redis_plain_persistent (TLS+ACL+locking only)",
          "redis_hardened_persistent", "redis_plain_persistent", 0.95),
-        ("redis_hardened_persistent_fixed / redis_plain (proposed: PING liveness check)",
-         "redis_hardened_persistent_fixed", "redis_plain", 0.95),
-        ("redis_hardened_persistent_fixed / redis_plain_persistent", "redis_hardened_persistent_fixed",
-         "redis_plain_persistent", 0.95),
+        ("redis_hardened_persistent_nolock / redis_plain_persistent (TLS+ACL only)",
+         "redis_hardened_persistent_nolock", "redis_plain_persistent", 0.95),
         ("redis_hardened (no persistent) / redis_plain", "redis_hardened", "redis_plain", 0.95),
         ("redis_hardened_persistent / files", "redis_hardened_persistent", "files", 0.9),
-        ("redis_hardened_persistent_fixed / files", "redis_hardened_persistent_fixed", "files", 0.9),
-        ("redis_hardened / files", "redis_hardened", "files", 0.9),
-        ("postgresql_hardened / files (kit wiring: connection per request)", "postgresql_hardened", "files", 0.7),
-        ("postgresql_hardened_persistent / files", "postgresql_hardened_persistent", "files", 0.7),
-        ("postgresql_hardened_persistent_lean / files (proposed: upsert, no prepares)",
-         "postgresql_hardened_persistent_lean", "files", 0.7),
+        ("postgresql_hardened / files (kit wiring: own handler, persistent)", "postgresql_hardened", "files", 0.7),
+        ("postgresql_hardened_nonpersistent / files", "postgresql_hardened_nonpersistent", "files", 0.7),
+        ("postgresql_incubator / files (incubator SQL, connection per request)",
+         "postgresql_incubator", "files", 0.7),
     ]
     out: list[tuple[str, float | None, float, bool | None]] = []
     for label, num, den, target in pairs:
@@ -67,23 +75,14 @@ def table(results: dict[str, Any]) -> str:
     lines += ["", "== PHP session requests (nginx + php-fpm, ~2 KB read+write per request) ==",
               f"{'variant':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'rounds':>6}  note"]
     php = results.get("php_session", {})
-    for name in [*PHP_ORDER, *sorted(set(php) - set(PHP_ORDER))]:
-        entry = php.get(name)
-        if entry is None:
-            continue
-        if entry.get("rps") is None:
-            lines.append(f"{name:<34} {'n/a':>9} {'':>8} {'':>8} {'':>7} {'':>6}  {entry.get('note', '')}")
-            continue
-        lines.append(f"{name:<34} {entry['rps']:>9.1f} {entry['p50_ms']:>8.2f} {entry['p99_ms']:>8.2f} "
-                     f"{entry.get('errors', 0):>7} {len(entry.get('rounds_rps', [])):>6}  {entry.get('note', '')}")
+    order = [*PHP_ORDER, *sorted(set(php) - set(PHP_ORDER))]
+    lines += _measured_rows([(n, php[n]) for n in order if n in php], "rps", 34, [9, 8, 8, 7, 6], lambda e: [
+        f"{e['rps']:.1f}", f"{e['p50_ms']:.2f}", f"{e['p99_ms']:.2f}", str(e.get("errors", 0)),
+        str(len(e.get("rounds_rps", [])))])
     store = results.get("store", {})
     lines += ["", "== Store level ==", f"{'benchmark':<52} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8}  note"]
-    for name, entry in store.items():
-        if entry.get("ops") is None:
-            lines.append(f"{name:<52} {'n/a':>10} {'':>8} {'':>8}  {entry.get('note', '')}")
-            continue
-        lines.append(f"{name:<52} {entry['ops']:>10.1f} {_fmt(entry.get('p50_ms'), '.3f'):>8} "
-                     f"{_fmt(entry.get('p99_ms'), '.3f'):>8}  {entry.get('note', '')}")
+    lines += _measured_rows(list(store.items()), "ops", 52, [10, 8, 8], lambda e: [
+        f"{e['ops']:.1f}", _fmt(e.get("p50_ms"), ".3f"), _fmt(e.get("p99_ms"), ".3f")])
     conv = results.get("converge", {})
     lines += ["", "== Ansible (lab) ==",
               f"cold converge:   {_fmt(conv.get('cold_s'))} s  {conv.get('cold_note', '')}",

@@ -1,19 +1,18 @@
 <?php
 // `make bench`: one request = session start + read + write of ~2 KB.
 // BENCH_STORE picks the handler: files / redis use PHP's native handlers as
-// configured by the pool; pgsql uses the SQL of the kit's session probe
-// (roles/php_session_app/files/probe.php, the Phalcon incubator Database
-// adapter's statements: SELECT, then SELECT COUNT + UPDATE or INSERT).
+// configured by the pool; pgsql uses, by BENCH_PG_HANDLER,
+//   kit       - the kit's SessionKit\PdoSessionHandler
+//               (roles/php_session_app/files/PdoSessionHandler.php, copied
+//               next to this script), exactly as the role's apps use it;
+//   incubator - the Phalcon incubator Database adapter's statements (read:
+//               SELECT; write: SELECT COUNT, then UPDATE or INSERT), plus the
+//               validateId() strict mode needs.
 declare(strict_types=1);
 
-final class BenchDatabaseHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
+final class IncubatorSqlHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
 {
-    /** @var array{0: string, 1: array<int, mixed>|false}|null */
-    private ?array $live = null;
-
-    // $lean (BENCH_PG_LEAN=1, the tuning candidate): one upsert instead of
-    // SELECT COUNT + UPDATE/INSERT, and read() reuses validateId()'s row.
-    public function __construct(private readonly PDO $db, private readonly string $table, private readonly bool $lean = false)
+    public function __construct(private readonly PDO $db, private readonly string $table)
     {
     }
 
@@ -35,13 +34,6 @@ final class BenchDatabaseHandler implements SessionHandlerInterface, SessionUpda
 
     public function write(string $id, string $data): bool
     {
-        if ($this->lean) {
-            return $this->db->prepare(sprintf(
-                'INSERT INTO %s AS s (session_id, data, created_at, modified_at) VALUES (?, ?, ?, NULL) '
-                . 'ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data, modified_at = EXCLUDED.created_at',
-                $this->table
-            ))->execute([$id, $data, time()]);
-        }
         $count = $this->db->prepare(sprintf('SELECT COUNT(*) FROM %s WHERE session_id = ?', $this->table));
         $count->execute([$id]);
         if ((int) $count->fetchColumn() > 0) {
@@ -77,42 +69,35 @@ final class BenchDatabaseHandler implements SessionHandlerInterface, SessionUpda
     /** @return array<int, mixed>|false */
     private function fetchLive(string $id): array|false
     {
-        if ($this->lean && $this->live !== null && $this->live[0] === $id) {
-            $row = $this->live[1];
-            $this->live = null;
-            return $row;
-        }
         $stmt = $this->db->prepare(sprintf(
             'SELECT data FROM %s WHERE session_id = ? AND COALESCE(modified_at, created_at) + %d >= ?',
             $this->table,
             (int) ini_get('session.gc_maxlifetime')
         ));
         $stmt->execute([$id, time()]);
-        $row = $stmt->fetch(PDO::FETCH_NUM);
-        if ($this->lean) {
-            $this->live = [$id, $row];
-        }
-        return $row;
+        return $stmt->fetch(PDO::FETCH_NUM);
     }
-}
-
-function bench_quote_identifier(string $name): string
-{
-    return implode('.', array_map(static fn (string $p): string => '"' . str_replace('"', '""', $p) . '"', explode('.', $name)));
 }
 
 try {
     if (getenv('BENCH_STORE') === 'pgsql') {
-        $pdo = new PDO(
-            (string) getenv('BENCH_PG_DSN'),
-            (string) getenv('BENCH_PG_USER'),
-            (string) getenv('BENCH_PG_PASSWORD'),
-            [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_PERSISTENT => getenv('BENCH_PG_PERSISTENT') === '1',
-             // Lean: no server-side prepare round trip per statement.
-             PDO::ATTR_EMULATE_PREPARES => getenv('BENCH_PG_LEAN') === '1']
-        );
-        $table = bench_quote_identifier((string) getenv('BENCH_PG_TABLE'));
-        session_set_save_handler(new BenchDatabaseHandler($pdo, $table, getenv('BENCH_PG_LEAN') === '1'), true);
+        require_once __DIR__ . '/PdoSessionHandler.php';
+        $table = (string) getenv('BENCH_PG_TABLE');
+        $persistent = getenv('BENCH_PG_PERSISTENT') === '1';
+        if (getenv('BENCH_PG_HANDLER') === 'kit') {
+            // The descriptor keys of the role's rendered config ('db').
+            parse_str(str_replace(';', '&', substr((string) getenv('BENCH_PG_DSN'), strlen('pgsql:'))), $db);
+            $db += ['username' => (string) getenv('BENCH_PG_USER'), 'password' => (string) getenv('BENCH_PG_PASSWORD'),
+                    'persistent' => $persistent];
+            $handler = new SessionKit\PdoSessionHandler(SessionKit\PdoSessionHandler::connect($db), $table,
+                                                        (int) ini_get('session.gc_maxlifetime'));
+        } else {
+            $pdo = new PDO((string) getenv('BENCH_PG_DSN'), (string) getenv('BENCH_PG_USER'),
+                           (string) getenv('BENCH_PG_PASSWORD'),
+                           [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_PERSISTENT => $persistent]);
+            $handler = new IncubatorSqlHandler($pdo, SessionKit\PdoSessionHandler::quoteIdentifier($table));
+        }
+        session_set_save_handler($handler, true);
     }
     if (!session_start()) {
         throw new RuntimeException('session_start failed');

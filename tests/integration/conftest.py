@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import testinfra
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 Context = dict[str, Any]
 
@@ -52,6 +54,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def context() -> Context:
     return CONTEXT
+
+
+def no_retry() -> Retry:
+    """For redis clients of the suite: redis-py retries connection and
+    authentication errors with backoff by default; a refusal must be seen at
+    once (and costs no seconds of backoff)."""
+    return Retry(NoBackoff(), 0)
 
 
 def host_for(name: str) -> Any:

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import redis
 import requests
-from conftest import CONTEXT, host_for
+from conftest import CONTEXT, host_for, no_retry
 from tlsprobe import client_context, handshake
 
 App = dict[str, Any]
@@ -100,14 +100,15 @@ def redis_admin(store: Store, client_cert: tuple[str, str] | None) -> redis.Redi
     return redis.Redis(host=store["host"], port=int(store["port"]), username=store["admin_user"],
                        password=store["admin_password"], ssl=True, ssl_ca_certs=store["ca_cert_local"],
                        ssl_check_hostname=True, ssl_cert_reqs="required", socket_timeout=10,
-                       decode_responses=True, protocol=2, **kwargs)
+                       decode_responses=True, protocol=2, retry=no_retry(), **kwargs)
 
 
 def redis_prefix(app: App, store: Store) -> str:
     return str(next(u["key_prefix"] for u in store["app_users"] if u["name"] == app["store_user"]))
 
 
-def pg_row(store: Store, sid: str) -> tuple[Any, ...] | None:
+def pg_connect(store: Store) -> psycopg.Connection[Any]:
+    """The store as the application role, with full verification (and its certificate when required)."""
     params: dict[str, Any] = {
         "host": store["host"], "port": int(store["port"]), "dbname": store["database"], "user": store["app_role"],
         "password": store["app_password"], "sslmode": "verify-full", "sslrootcert": store["ca_cert_local"],
@@ -115,7 +116,11 @@ def pg_row(store: Store, sid: str) -> tuple[Any, ...] | None:
     }
     if str(store["clientcert"]) != "none":
         params.update(sslcert=store["client_cert_local"], sslkey=store["client_key_local"])
-    with psycopg.connect(**params) as conn:
+    return psycopg.connect(**params)
+
+
+def pg_row(store: Store, sid: str) -> tuple[Any, ...] | None:
+    with pg_connect(store) as conn:
         row = conn.execute(
             f'SELECT data, created_at, modified_at FROM "{store["schema"]}"."{store["table"]}" WHERE session_id = %s',
             (sid,)).fetchone()
@@ -218,6 +223,46 @@ def test_files_store_is_private_to_the_pool(php_app: App) -> None:
     assert (directory.user, directory.group, directory.mode) == (php_app["user"], php_app["group"], 0o700)
     session = host.file(f"{php_app['files_dir']}/sess_{sid}")
     assert session.exists and session.user == php_app["user"] and session.mode == 0o600
+
+
+def _store_connections(app: App, client_cert: tuple[str, str] | None) -> Any:
+    """What identifies the store connections opened so far (compared before/after a burst)."""
+    store = store_of(app)
+    if app["store"] == "redis":
+        # Counted on accept: the admin connection itself is in the first reading.
+        return int(redis_admin(store, client_cert).info("stats")["total_connections_received"])
+    with pg_connect(store) as conn:
+        rows = conn.execute("SELECT pid, backend_start FROM pg_stat_activity "
+                            "WHERE usename = current_user AND application_name = %s", (app["app"],)).fetchall()
+    return {(int(pid), str(started)) for pid, started in rows}
+
+
+def test_store_connections_are_reused(php_app: App, client_cert: tuple[str, str] | None) -> None:
+    """Persistent connections: a burst of requests opens at most one connection per FPM worker.
+
+    A connection per request costs a TLS handshake and authentication each
+    time (docs/performance.md); phpredis silently reconnects when its
+    liveness check is refused by the ACL, which only this test notices.
+    """
+    if php_app["store"] not in ("redis", "postgresql"):
+        pytest.skip("store apps only")
+    needs_probe(php_app)
+    if not php_app["persistent"]:
+        pytest.skip("persistent connections are off for this store")
+    sid = new_session(php_app)
+    before = _store_connections(php_app, client_cert)
+    burst = 4 * int(php_app["max_children"])
+    for _ in range(burst):
+        request(php_app, "GET", "/probe/session", sid)
+    after = _store_connections(php_app, client_cert)
+    if php_app["store"] == "redis":
+        opened = after - before
+        assert opened <= int(php_app["max_children"]), f"{opened} connections for {burst} requests"
+    else:
+        assert before, "no persistent connection of the app is open after a request"
+        new = after - before
+        assert len(new) < int(php_app["max_children"]) and len(after) <= int(php_app["max_children"]), \
+            f"{len(new)} new connections for {burst} requests: {sorted(after)}"
 
 
 # --- fixation, regeneration, expiry ------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import host_for
+from conftest import host_for, no_retry
 from tlsprobe import client_context, handshake, openssl_groups_handshake
 
 Store = dict[str, Any]
@@ -42,6 +42,7 @@ def connect(store: Store, client_cert: tuple[str, str] | None, user: str | None 
         ssl=True, ssl_ca_certs=store["ca_cert_local"], ssl_check_hostname=True,
         ssl_cert_reqs="required", socket_timeout=10, decode_responses=True,
         protocol=2,  # RESP2, as phpredis speaks it
+        retry=no_retry(),
         **kwargs,
     )
 
@@ -69,7 +70,8 @@ def key(store: Store, suffix: str = "") -> str:
 # --- transport -------------------------------------------------------------
 
 def test_plaintext_to_tls_port_is_refused(redis_store: Store) -> None:
-    plain = redis.Redis(host=redis_store["host"], port=int(redis_store["port"]), socket_timeout=5, protocol=2)
+    plain = redis.Redis(host=redis_store["host"], port=int(redis_store["port"]), socket_timeout=5, protocol=2,
+                        retry=no_retry())
     with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
         plain.ping()
 

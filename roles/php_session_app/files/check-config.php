@@ -66,6 +66,10 @@ switch ($store) {
         if (($db['sslmode'] ?? '') !== 'verify-full' || !is_file($db['sslrootcert'])) {
             $fail('db.sslmode must be verify-full with an existing sslrootcert');
         }
+        if (!is_bool($db['persistent'] ?? null) || !is_file($config['handler']['file'] ?? '')
+            || ($config['handler']['class'] ?? '') !== 'SessionKit\\PdoSessionHandler') {
+            $fail('db.persistent must be a boolean and handler name the installed SessionKit\\PdoSessionHandler');
+        }
         if (!is_string($options['table'] ?? null) || !preg_match('/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/', $options['table'])) {
             $fail('options.table must be schema.table');
         }

@@ -4,107 +4,13 @@
 // config (SESSION_APP_CONFIG) and uses the store through PHP's native
 // handler with exactly those settings:
 //   redis      - phpredis' "redis" save handler;
-//   postgresql - a minimal handler issuing the Phalcon incubator Database
-//                adapter's SQL (plus validateId, see below);
+//   postgresql - the role's SessionKit\PdoSessionHandler (the incubator
+//                Database adapter's table, plus validateId for strict mode);
 //   files      - PHP's "files" handler.
 //
 //   GET  /probe/session -> {"id": "<session id>", "count": n}
 //   POST /probe/login   -> session_regenerate_id(true), {"id": "<new id>"}
 declare(strict_types=1);
-
-/**
- * The incubator Database adapter's statements. PHP only honours
- * session.use_strict_mode for handlers that implement validateId(): the
- * incubator adapter does not, so the probe adds it (same SELECT as read())
- * and an updateTimestamp() for lazy_write. Apps must do the same (README).
- */
-final class ProbeDatabaseHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
-{
-    private bool $started = false;
-
-    public function __construct(private readonly PDO $db, private readonly string $table)
-    {
-    }
-
-    public function open(string $path, string $name): bool
-    {
-        $this->started = true;
-        return true;
-    }
-
-    public function close(): bool
-    {
-        $this->started = false;
-        return true;
-    }
-
-    public function read(string $id): string|false
-    {
-        if (!$this->started) {
-            return '';
-        }
-        $row = $this->fetchLive($id);
-        return $row === false ? '' : (string) $row[0];
-    }
-
-    public function write(string $id, string $data): bool
-    {
-        $count = $this->db->prepare(sprintf('SELECT COUNT(*) FROM %s WHERE session_id = ?', $this->table));
-        $count->execute([$id]);
-        if ((int) $count->fetchColumn() > 0) {
-            return $this->db->prepare(sprintf('UPDATE %s SET data = ?, modified_at = ? WHERE session_id = ?', $this->table))
-                ->execute([$data, time(), $id]);
-        }
-        if (!$this->started) {
-            return false;
-        }
-        return $this->db->prepare(sprintf(
-            'INSERT INTO %s (session_id, data, created_at, modified_at) VALUES (?, ?, ?, NULL)',
-            $this->table
-        ))->execute([$id, $data, time()]);
-    }
-
-    public function destroy(string $id): bool
-    {
-        if (!$this->started) {
-            return true;
-        }
-        $this->started = false;
-        return $this->db->prepare(sprintf('DELETE FROM %s WHERE session_id = ?', $this->table))->execute([$id]);
-    }
-
-    public function gc(int $max_lifetime): int|false
-    {
-        $stmt = $this->db->prepare(sprintf(
-            'DELETE FROM %s WHERE COALESCE(modified_at, created_at) + %d < ?',
-            $this->table,
-            $max_lifetime
-        ));
-        return $stmt->execute([time()]) ? $stmt->rowCount() : false;
-    }
-
-    public function validateId(string $id): bool
-    {
-        return $this->fetchLive($id) !== false;
-    }
-
-    public function updateTimestamp(string $id, string $data): bool
-    {
-        return $this->write($id, $data);
-    }
-
-    /** @return array<int, mixed>|false */
-    private function fetchLive(string $id): array|false
-    {
-        $stmt = $this->db->prepare(sprintf(
-            'SELECT data FROM %s WHERE session_id = ? AND COALESCE(modified_at, created_at) + %d >= ?',
-            $this->table,
-            (int) ini_get('session.gc_maxlifetime')
-        ));
-        $stmt->execute([$id, time()]);
-        return $stmt->fetch(PDO::FETCH_NUM);
-    }
-}
 
 function probe_reply(int $status, array $body): never
 {
@@ -112,12 +18,6 @@ function probe_reply(int $status, array $body): never
     header('Content-Type: application/json');
     echo json_encode($body, JSON_UNESCAPED_SLASHES), "\n";
     exit;
-}
-
-/** "schema.table" quoted like Phalcon's Dialect::escape(). */
-function probe_quote_identifier(string $name): string
-{
-    return implode('.', array_map(static fn (string $p): string => '"' . str_replace('"', '""', $p) . '"', explode('.', $name)));
 }
 
 function probe_use_store(array $config): void
@@ -137,22 +37,10 @@ function probe_use_store(array $config): void
             ini_set('session.save_path', sprintf('tls://%s:%d?%s', $options['host'], $options['port'], http_build_query($query)));
             return;
         case 'database':
-            $db = $config['db'];
-            $dsn = ['host' => $db['host'], 'port' => $db['port'], 'dbname' => $db['dbname'], 'sslmode' => $db['sslmode'],
-                    'sslrootcert' => $db['sslrootcert'], 'connect_timeout' => $db['connect_timeout'],
-                    'application_name' => $db['application_name']];
-            foreach (['sslcert', 'sslkey'] as $key) {
-                if (isset($db[$key])) {
-                    $dsn[$key] = $db[$key];
-                }
-            }
-            $pdo = new PDO(
-                'pgsql:' . implode(';', array_map(static fn ($k, $v) => "$k=$v", array_keys($dsn), $dsn)),
-                $db['username'],
-                $db['password'],
-                [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION]
-            );
-            session_set_save_handler(new ProbeDatabaseHandler($pdo, probe_quote_identifier($config['options']['table'])), true);
+            // The role's handler (roles/php_session_app/files/PdoSessionHandler.php),
+            // exactly as an app uses it.
+            require_once $config['handler']['file'];
+            session_set_save_handler(\SessionKit\PdoSessionHandler::fromConfig($config), true);
             return;
         case 'stream':
             ini_set('session.save_handler', 'files');

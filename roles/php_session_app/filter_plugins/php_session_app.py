@@ -280,8 +280,11 @@ def public(apps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def client_view(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], host: str, client_host: str,
                 ca_cert_local: str, php_version: str, sid_options: bool, pool_dir: str,
-                fpm_service: str) -> list[dict[str, Any]]:
-    """The fact php_session_app_client: how a client reaches each app (no secrets)."""
+                fpm_service: str, persistent: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The fact php_session_app_client: how a client reaches each app (no secrets).
+
+    ``persistent`` maps a store type to whether its connections persist.
+    """
     view = []
     for app in apps:
         members = list(groups.get(app["store_group"], []) or []) if app["store_group"] else []
@@ -301,6 +304,8 @@ def client_view(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], host: 
             "store_host": str(members[0]) if members else "",
             "store_user": app["store_user"],
             "probe": app["probe"],
+            "persistent": bool((persistent or {}).get(app["store"], False)),
+            "max_children": app["max_children"],
             "user": app["user"],
             "group": app["group"],
             "config_file": app["config_file"],
