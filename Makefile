@@ -63,8 +63,16 @@ molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
 test: setup lint unit molecule ## THE test command: what CI runs
 
 .PHONY: lab
-lab: setup ## Local lab: hosts, site.yml, verification, lab/endpoints.json
-	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml
+# On a lab unchanged since its last verified converge (scripts/lab_state.py:
+# same kit files, secrets, CA and containers) only a smoke check runs;
+# FULL=1 always converges and runs the suite.
+lab: setup ## Local lab: hosts, site.yml, verification, lab/endpoints.json (FULL=1: always converge)
+	@if [ -z "$(FULL)" ] && $(BIN)/python scripts/lab_state.py check; then \
+	  $(BIN)/python scripts/lab_state.py smoke && cat lab/summary.txt; \
+	else \
+	  $(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml && \
+	  $(BIN)/python scripts/lab_state.py record; \
+	fi
 
 .PHONY: lab-destroy
 lab-destroy: venv collections ## Remove the lab containers and lab/
