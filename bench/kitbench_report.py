@@ -59,10 +59,13 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, 
     for label, num, den, target in pairs:
         value = div(rps(num), rps(den))
         out.append((label, value, target, None if value is None else value >= target))
-    idem, facts = conv.get("idempotent_s"), conv.get("facts_only_s")
-    out.append(("lab re-run seconds (target <= 20)", idem, 20.0, None if idem is None else idem <= 20))
-    value = div(idem, facts)
-    out.append(("lab re-run / facts-only play (target <= 3)", value, 3.0, None if value is None else value <= 3))
+    facts = conv.get("facts_only_s")
+    for label, seconds in (("make lab re-run, unchanged lab", conv.get("idempotent_s")),
+                           ("Ansible re-run of site.yml (no suite)", conv.get("ansible_rerun_s"))):
+        out.append((f"{label}: seconds (target <= 20)", seconds, 20.0, None if seconds is None else seconds <= 20))
+        value = div(seconds, facts)
+        out.append((f"{label} / facts-only play (target <= 3)", value, 3.0,
+                    None if value is None else value <= 3))
     return out
 
 
@@ -86,7 +89,9 @@ def table(results: dict[str, Any]) -> str:
     conv = results.get("converge", {})
     lines += ["", "== Ansible (lab) ==",
               f"cold converge:   {_fmt(conv.get('cold_s'))} s  {conv.get('cold_note', '')}",
-              f"unchanged re-run: {_fmt(conv.get('idempotent_s'))} s  (changed={conv.get('idempotent_changed')})",
+              f"make lab re-run:  {_fmt(conv.get('idempotent_s'))} s  {conv.get('idempotent_note', '')}",
+              f"Ansible re-run:   {_fmt(conv.get('ansible_rerun_s'))} s  (site.yml without the suite, "
+              f"changed={conv.get('ansible_rerun_changed')})",
               f"facts-only play: {_fmt(conv.get('facts_only_s'))} s"]
     mem = results.get("memory", {})
     lines += ["", "== Memory under load (sum over processes; MiB) =="]
