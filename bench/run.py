@@ -123,6 +123,9 @@ def converge(results: dict[str, Any], errors: list[str]) -> None:
         conv.update(cold_s=round(seconds, 1), cold=info, cold_note="lab created from scratch in this run")
         if rc != 0:
             errors.append("cold converge of the lab failed")
+        else:
+            # lab.yml converged and verified: what `make lab` records after it.
+            run([str(BIN / "python"), str(ROOT / "scripts" / "lab_state.py"), "record"], 120)
     else:
         conv["cold_note"] = ("not measured: the lab existed and is shared; BENCH_COLD=1 destroys and "
                              "re-creates it once")
