@@ -46,7 +46,15 @@ PLAIN_REDIS = "kit-bench-redis"
 APP_URL = "http://127.0.0.1:18480"
 CA_IN_APP = "/srv/bench/ca.crt"
 TIMEOUT_S = 2.5  # the kit's php_session_app_redis_timeout default
-PG_VARIANTS = ("postgresql_hardened", "postgresql_hardened_nonpersistent", "postgresql_incubator")
+# Hardened variants: (name, persistent, locking). *_nolock: what the kit's locking
+# default (php_session_app_redis_locking) costs.
+REDIS_VARIANTS = (("redis_hardened", "0", True), ("redis_hardened_persistent", "1", True),
+                  ("redis_hardened_persistent_nolock", "1", False))
+# (name, handler, persistent). postgresql_hardened: the kit's wiring (roles/php_session_app:
+# SessionKit\PdoSessionHandler, persistent); *_nonpersistent: the same with a connection per
+# request; postgresql_incubator: the incubator Database adapter's SQL, a connection per request.
+PG_VARIANTS = (("postgresql_hardened", "kit", "1"), ("postgresql_hardened_nonpersistent", "kit", "0"),
+               ("postgresql_incubator", "incubator", "0"))
 
 DURATION = int(os.environ.get("BENCH_DURATION", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -188,14 +196,11 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         base = (f"tls://{redis['container']}:6379?auth[user]={redis['app_user']}&auth[pass]={password}"
                 f"&prefix={redis['key_prefix']}&{common}")
         tls = f"&stream[verify_peer]=1&stream[verify_peer_name]=1&stream[cafile]={CA_IN_APP}"
-        # *_nolock: what the kit's locking default (php_session_app_redis_locking) costs.
-        for name, persistent, locking in (
-                ("redis_hardened", "0", True), ("redis_hardened_persistent", "1", True),
-                ("redis_hardened_persistent_nolock", "1", False)):
-            out.append({"name": name, "store": "redis", "save_handler": "redis", "locking": locking, "ini": {},
+        for name, persistent, locking in REDIS_VARIANTS:
+            out.append({"name": name, "store": "redis", "save_handler": "redis", "locking": locking,
                         "save_path": f"{base}&persistent={persistent}{tls}", "cafile": CA_IN_APP})
     else:
-        for name in ("redis_hardened", "redis_hardened_persistent", "redis_hardened_persistent_nolock"):
+        for name, _, _ in REDIS_VARIANTS:
             missing[name] = "not available: no redis entry (or secret) in lab/endpoints.json"
     pg = ep.get("postgresql")
     pg_password = secret((pg or {}).get("app_password_file"))
@@ -203,22 +208,17 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         dsn = (f"pgsql:host={pg['container']};port=5432;dbname={pg['database']};sslmode=verify-full;"
                f"sslrootcert={CA_IN_APP};connect_timeout=5;application_name=kit-bench")
         if pg.get("client_cert"):
-            for name in PG_VARIANTS:
+            for name, _, _ in PG_VARIANTS:
                 missing[name] = "not available: client certificates are not wired into the bench"
         else:
-            # postgresql_hardened: the kit's wiring (roles/php_session_app: SessionKit\PdoSessionHandler,
-            # persistent); *_nonpersistent: the same with a connection per request;
-            # postgresql_incubator: the incubator Database adapter's SQL, a connection per request.
-            for name, handler, pg_persistent in (("postgresql_hardened", "kit", "1"),
-                                                 ("postgresql_hardened_nonpersistent", "kit", "0"),
-                                                 ("postgresql_incubator", "incubator", "0")):
+            for name, handler, pg_persistent in PG_VARIANTS:
                 out.append({"name": name, "store": "pgsql", "save_handler": "files",
                             "save_path": "/nonexistent", "env": {
                                 "BENCH_PG_DSN": dsn, "BENCH_PG_USER": pg["app_user"],
                                 "BENCH_PG_PASSWORD": pg_password, "BENCH_PG_TABLE": pg["table"],
                                 "BENCH_PG_PERSISTENT": pg_persistent, "BENCH_PG_HANDLER": handler}})
     else:
-        for name in PG_VARIANTS:
+        for name, _, _ in PG_VARIANTS:
             missing[name] = "not available: no postgresql entry in lab/endpoints.json (BENCH_NO_PG_HOST=1)"
     return out, missing
 
