@@ -121,7 +121,8 @@ def check(root: Path, lab_dir: Path) -> tuple[bool, str]:
         return False, "no record of a verified converge"
     recorded = json.loads(state_file.read_text())
     value, containers = current(root, lab_dir)
-    down = [name for name, state in containers.items() if state is None or " true " not in f" {state} "]
+    # state: "<id> <image> <running> <started at>"
+    down = [name for name, state in containers.items() if state is None or state.split()[2] != "true"]
     if down:
         return False, f"containers absent or stopped: {', '.join(down)}"
     if value != recorded.get("fingerprint"):

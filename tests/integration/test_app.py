@@ -225,13 +225,14 @@ def test_files_store_is_private_to_the_pool(php_app: App) -> None:
     assert session.exists and session.user == php_app["user"] and session.mode == 0o600
 
 
-def _store_connections(app: App, client_cert: tuple[str, str] | None) -> Any:
-    """What identifies the store connections opened so far (compared before/after a burst)."""
-    store = store_of(app)
-    if app["store"] == "redis":
-        # Counted on accept: the admin connection itself is in the first reading.
-        return int(redis_admin(store, client_cert).info("stats")["total_connections_received"])
-    with pg_connect(store) as conn:
+def _redis_connections_received(app: App, client_cert: tuple[str, str] | None) -> int:
+    """Connections the Redis store accepted so far (counted on accept: the admin connection is in)."""
+    return int(redis_admin(store_of(app), client_cert).info("stats")["total_connections_received"])
+
+
+def _pg_app_backends(app: App) -> set[tuple[int, str]]:
+    """(pid, start time) of the app's open PostgreSQL connections."""
+    with pg_connect(store_of(app)) as conn:
         rows = conn.execute("SELECT pid, backend_start FROM pg_stat_activity "
                             "WHERE usename = current_user AND application_name = %s", (app["app"],)).fetchall()
     return {(int(pid), str(started)) for pid, started in rows}
@@ -250,19 +251,23 @@ def test_store_connections_are_reused(php_app: App, client_cert: tuple[str, str]
     if not php_app["persistent"]:
         pytest.skip("persistent connections are off for this store")
     sid = new_session(php_app)
-    before = _store_connections(php_app, client_cert)
-    burst = 4 * int(php_app["max_children"])
+    children = int(php_app["max_children"])
+    burst = 4 * children
+    if php_app["store"] == "redis":
+        before = _redis_connections_received(php_app, client_cert)
+        for _ in range(burst):
+            request(php_app, "GET", "/probe/session", sid)
+        opened = _redis_connections_received(php_app, client_cert) - before
+        assert opened <= children, f"{opened} connections for {burst} requests"
+        return
+    backends = _pg_app_backends(php_app)
+    assert backends, "no persistent connection of the app is open after a request"
     for _ in range(burst):
         request(php_app, "GET", "/probe/session", sid)
-    after = _store_connections(php_app, client_cert)
-    if php_app["store"] == "redis":
-        opened = after - before
-        assert opened <= int(php_app["max_children"]), f"{opened} connections for {burst} requests"
-    else:
-        assert before, "no persistent connection of the app is open after a request"
-        new = after - before
-        assert len(new) < int(php_app["max_children"]) and len(after) <= int(php_app["max_children"]), \
-            f"{len(new)} new connections for {burst} requests: {sorted(after)}"
+    after = _pg_app_backends(php_app)
+    new = after - backends
+    assert len(new) < children and len(after) <= children, \
+        f"{len(new)} new connections for {burst} requests: {sorted(after)}"
 
 
 # --- fixation, regeneration, expiry ------------------------------------------------------------
