@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,64 @@ def _load_context() -> Context:
 
 
 CONTEXT: Context = _load_context()
+
+REDACTED = "<redacted>"
+SECRET_ENV = "KIT_SUITE_SECRET"
+
+
+def _secrets(node: Any) -> Iterator[str]:
+    """Every password-like value of the context (keys ending in "password")."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and str(key).endswith("password") and value:
+                yield value
+            else:
+                yield from _secrets(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _secrets(value)
+
+
+SECRETS: list[str] = sorted(set(_secrets(CONTEXT)), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """The text with every secret of the context replaced by <redacted>."""
+    for secret in SECRETS:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """Failure reports never carry a secret (pytest prints assertion operands and commands)."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.longrepr is not None and SECRETS:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+def files_containing(host: Any, secret: str, paths: list[str]) -> list[str]:
+    """Files under `paths` on `host` that contain `secret`.
+
+    The secret never appears on a command line (ps, sudo logs) on either
+    side: the Ansible ad-hoc call reads it from this process' environment
+    and the host's grep reads it from stdin (-f -).
+    """
+    assert secret, "an empty pattern would match every file"
+    os.environ[SECRET_ENV] = secret
+    try:
+        args = {"argv": ["grep", "-rlF", "-f", "-", "--", *paths],
+                "stdin": "{{ lookup('ansible.builtin.env', '" + SECRET_ENV + "') }}"}
+        result = host.ansible("ansible.builtin.command", json.dumps(args), check=False, become=True)
+    finally:
+        del os.environ[SECRET_ENV]
+    if result.get("rc") not in (0, 1):
+        raise AssertionError(redact(f"grep failed: {result.get('stderr') or result.get('msg')}"))
+    return sorted(str(line) for line in result.get("stdout_lines", []))
 
 
 def _ids(entries: list[dict[str, Any]]) -> list[str]:
