@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +59,16 @@ def redact(text: str) -> str:
     return text
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """Failure reports never carry a secret (pytest prints assertion operands and commands)."""
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+    report = yield
     if report.longrepr is not None and SECRETS:
         text = str(report.longrepr)
         if redact(text) != text:
             report.longrepr = redact(text)
     report.sections = [(title, redact(content)) for title, content in report.sections]
+    return report
 
 
 def files_containing(host: Any, secret: str, paths: list[str]) -> list[str]:
