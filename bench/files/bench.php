@@ -29,7 +29,8 @@ final class IncubatorSqlHandler implements SessionHandlerInterface, SessionUpdat
     public function read(string $id): string|false
     {
         $row = $this->fetchLive($id);
-        return $row === false ? '' : (string) $row[0];
+        // The session table's data column is bytea: pdo_pgsql returns a stream.
+        return $row === false ? '' : (is_resource($row[0]) ? (string) stream_get_contents($row[0]) : (string) $row[0]);
     }
 
     public function write(string $id, string $data): bool

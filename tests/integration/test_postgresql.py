@@ -20,7 +20,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import host_for
+from conftest import files_containing, host_for
+from psycopg import sql
 from tlsprobe import Handshake, client_context
 
 Store = dict[str, Any]
@@ -34,22 +35,38 @@ def needs_cert(store: Store) -> bool:
     return str(store["clientcert"]) != "none"
 
 
+def apps_of(store: Store) -> list[dict[str, Any]]:
+    """The store's applications: one login role and table each."""
+    assert "apps" in store, "the store publishes no per-app roles: every app shares one role and one table"
+    return list(store["apps"])
+
+
 def connect(store: Store, *, user: str | None = None, password: str | None = None, dbname: str | None = None,
-            sslmode: str = "verify-full", with_cert: bool | None = None, **kwargs: Any) -> psycopg.Connection:
-    """A connection like the app opens it: TLS, the server certificate verified against the kit's CA."""
+            sslmode: str = "verify-full", with_cert: bool | None = None, app: dict[str, Any] | None = None,
+            **kwargs: Any) -> psycopg.Connection:
+    """A connection like the app opens it: TLS, the server certificate verified against the kit's CA.
+
+    As ``app`` (an entry of the store's apps) or else as the first app.
+    """
+    who = app or {"name": store["app_role"], "password": store["app_password"],
+                  "client_cert_local": store["client_cert_local"], "client_key_local": store["client_key_local"]}
     params: dict[str, Any] = {
         "host": store["host"], "port": int(store["port"]),
         "dbname": dbname or store["database"],
-        "user": user or store["app_role"],
-        "password": store["app_password"] if password is None else password,
+        "user": user or who["name"],
+        "password": who["password"] if password is None else password,
         "sslmode": sslmode, "sslrootcert": store["ca_cert_local"],
         "connect_timeout": 10, "application_name": "session-verify",
     }
     if needs_cert(store) if with_cert is None else with_cert:
-        params["sslcert"] = store["client_cert_local"]
-        params["sslkey"] = store["client_key_local"]
+        params["sslcert"] = who["client_cert_local"]
+        params["sslkey"] = who["client_key_local"]
     params.update(kwargs)
     return psycopg.connect(**params)
+
+
+def table_of(store: Store, app: dict[str, Any]) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(store["schema"]), sql.Identifier(app["table"]))
 
 
 def refused(store: Store, **kwargs: Any) -> str:
@@ -210,7 +227,7 @@ def test_app_role_reaches_only_the_session_database(pg_store: Store) -> None:
 def test_every_password_is_a_scram_verifier(pg_store: Store) -> None:
     rows = psql(pg_store, "SELECT rolname || ' ' || rolpassword FROM pg_authid WHERE rolpassword IS NOT NULL")
     entries = [line.split(" ", 1) for line in rows.splitlines() if line]
-    assert [name for name, _ in entries] == [pg_store["app_role"]]
+    assert sorted(name for name, _ in entries) == sorted(a["name"] for a in apps_of(pg_store))
     for name, verifier in entries:
         assert re.match(r"^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$", verifier), name
 
@@ -222,12 +239,14 @@ def test_only_postgres_is_privileged(pg_store: Store) -> None:
 
 
 def test_role_attributes(pg_store: Store) -> None:
-    rows = psql(pg_store, "SELECT rolname || ' ' || rolcanlogin::int FROM pg_roles WHERE rolname IN "
-                          f"('{pg_store['owner_role']}', '{pg_store['app_role']}', '{pg_store['gc_role']}') ORDER BY 1")
+    app_roles = [a["name"] for a in apps_of(pg_store)]
+    names = ", ".join(f"'{n}'" for n in [pg_store["owner_role"], pg_store["gc_role"], *app_roles])
+    rows = psql(pg_store, f"SELECT rolname || ' ' || rolcanlogin::int FROM pg_roles WHERE rolname IN ({names}) "
+                          "ORDER BY 1")
     logins = dict(line.split() for line in rows.splitlines())
-    assert logins == {pg_store["owner_role"]: "0", pg_store["app_role"]: "1", pg_store["gc_role"]: "1"}
+    assert logins == {pg_store["owner_role"]: "0", pg_store["gc_role"]: "1", **{r: "1" for r in app_roles}}
     members = psql(pg_store, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
-                             f"WHERE r.rolname IN ('{pg_store['app_role']}', '{pg_store['gc_role']}')")
+                             f"WHERE r.rolname IN ({names})")
     assert members == "0"
 
 
@@ -240,17 +259,17 @@ def test_app_role_does_session_work(pg_store: Store) -> None:
         assert conn.execute("SHOW search_path").fetchone() == (pg_store["schema"],)
         # The Phalcon incubator Database adapter's statements.
         conn.execute(f'INSERT INTO "{pg_store["table"]}" (session_id, data, created_at, modified_at) '
-                     "VALUES (%s, %s, %s, NULL)", (key, 'user|s:5:"alice";', now))
+                     "VALUES (%s, %s, %s, NULL)", (key, b'user|s:5:"alice";', now))
         conn.commit()
         with conn.transaction():
             row = conn.execute(f'SELECT data FROM "{pg_store["table"]}" WHERE session_id = %s '
                                "AND COALESCE(modified_at, created_at) + %s >= %s FOR UPDATE",
                                (key, int(pg_store["idle_timeout"]), now)).fetchone()
-            assert row == ('user|s:5:"alice";',)
+            assert row == (b'user|s:5:"alice";',)
             conn.execute(f'UPDATE "{pg_store["table"]}" SET data = %s, modified_at = %s WHERE session_id = %s',
-                         ('user|s:3:"bob";', now + 1, key))
+                         (b'user|s:3:"bob";', now + 1, key))
         assert conn.execute(f'SELECT data, modified_at FROM "{pg_store["table"]}" WHERE session_id = %s',
-                            (key,)).fetchone() == ('user|s:3:"bob";', now + 1)
+                            (key,)).fetchone() == (b'user|s:3:"bob";', now + 1)
         assert conn.execute(f'DELETE FROM "{pg_store["table"]}" WHERE session_id = %s', (key,)).rowcount == 1
         conn.commit()
 
@@ -259,7 +278,7 @@ def test_session_id_of_256_characters_fits(pg_store: Store) -> None:
     key = ("v" * 256)[: int(pg_store["session_id_length"])]
     with connect(pg_store) as conn:
         conn.execute(f'INSERT INTO "{pg_store["table"]}" (session_id, data, created_at) VALUES (%s, %s, %s)',
-                     (key, "x", int(time.time())))
+                     (key, b"x", int(time.time())))
         conn.rollback()
 
 
@@ -294,27 +313,68 @@ def test_app_role_cannot_create_databases(pg_store: Store) -> None:
 
 
 def test_privileges_are_exactly_the_contract(pg_store: Store) -> None:
-    db, schema, table = pg_store["database"], pg_store["schema"], pg_store["table"]
-    rel = f"{schema}.{table}"
+    """Each app role: its own table only; the GC role: SELECT and DELETE on every app table."""
+    db, schema = pg_store["database"], pg_store["schema"]
+    apps = apps_of(pg_store)
     privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
-    expected = {
-        pg_store["app_role"]: {"SELECT", "INSERT", "UPDATE", "DELETE"},
-        pg_store["gc_role"]: {"SELECT", "DELETE"},
+    expected: dict[str, dict[str, set[str]]] = {
+        app["name"]: {other["table"]: ({"SELECT", "INSERT", "UPDATE", "DELETE"} if other is app else set())
+                      for other in apps}
+        for app in apps
     }
-    for role, allowed in expected.items():
+    expected[pg_store["gc_role"]] = {app["table"]: {"SELECT", "DELETE"} for app in apps}
+    for role, tables in expected.items():
         # One query per role (each psql is a round trip over the inventory connection).
-        checks = {("table", p): f"has_table_privilege('{role}', '{rel}', '{p}')" for p in privileges}
-        checks |= {("database", p): f"has_database_privilege('{role}', '{db}', '{p}')"
+        checks = {("table", t, p): f"has_table_privilege('{role}', '{schema}.{t}', '{p}')"
+                  for t in tables for p in privileges}
+        checks |= {("database", db, p): f"has_database_privilege('{role}', '{db}', '{p}')"
                    for p in ("CONNECT", "CREATE", "TEMPORARY")}
-        checks |= {("schema USAGE", schema): f"has_schema_privilege('{role}', '{schema}', 'USAGE')"}
-        checks |= {("schema CREATE", s): f"has_schema_privilege('{role}', '{s}', 'CREATE')" for s in (schema, "public")}
+        checks |= {("schema USAGE", schema, ""): f"has_schema_privilege('{role}', '{schema}', 'USAGE')"}
+        checks |= {("schema CREATE", s, ""): f"has_schema_privilege('{role}', '{s}', 'CREATE')"
+                   for s in (schema, "public")}
         answers = psql(pg_store, "SELECT " + ", ".join(checks.values()), db).split("|")
         assert len(answers) == len(checks), answers
         has = {check for check, answer in zip(checks, answers, strict=True) if answer == "t"}
-        assert {p for kind, p in has if kind == "table"} == allowed, role
-        assert {p for kind, p in has if kind == "database"} == {"CONNECT"}, role
-        assert ("schema USAGE", schema) in has, role
+        for table, allowed in tables.items():
+            assert {p for kind, t, p in has if kind == "table" and t == table} == allowed, (role, table)
+        assert {p for kind, _, p in has if kind == "database"} == {"CONNECT"}, role
+        assert ("schema USAGE", schema, "") in has, role
         assert not {c for c in has if c[0] == "schema CREATE"}, role
+
+
+def test_apps_cannot_touch_each_others_sessions(pg_store: Store) -> None:
+    """App A's role can neither read, insert, update nor delete app B's sessions (and B's row stays)."""
+    apps = apps_of(pg_store)
+    if len(apps) < 2:
+        pytest.skip("one application on this store")
+    now = int(time.time())
+    for owner in apps:
+        key = sid()
+        with connect(pg_store, app=owner, autocommit=True) as conn:
+            conn.execute(sql.SQL("INSERT INTO {} (session_id, data, created_at) VALUES (%s, %s, %s)")
+                         .format(table_of(pg_store, owner)), (key, b"secret of " + owner["name"].encode(), now))
+        try:
+            for intruder in (a for a in apps if a is not owner):
+                attempts = [
+                    ("SELECT data FROM {} WHERE session_id = %s", (key,)),
+                    ("SELECT count(*) FROM {}", ()),
+                    ("INSERT INTO {} (session_id, data, created_at) VALUES (%s, %s, %s)", (sid(), b"forged", now)),
+                    ("UPDATE {} SET data = %s WHERE session_id = %s", (b"forged", key)),
+                    ("DELETE FROM {} WHERE session_id = %s", (key,)),
+                ]
+                with connect(pg_store, app=intruder, autocommit=True) as conn:
+                    for statement, args in attempts:
+                        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                            conn.execute(sql.SQL(statement).format(table_of(pg_store, owner)), args)
+                    # Control: the intruder's own table works on the same connection.
+                    conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_of(pg_store, intruder)))
+            with connect(pg_store, app=owner, autocommit=True) as conn:
+                row = conn.execute(sql.SQL("SELECT data FROM {} WHERE session_id = %s")
+                                   .format(table_of(pg_store, owner)), (key,)).fetchone()
+                assert row == (b"secret of " + owner["name"].encode(),)
+        finally:
+            with connect(pg_store, app=owner, autocommit=True) as conn:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE session_id = %s").format(table_of(pg_store, owner)), (key,))
 
 
 def test_public_has_nothing(pg_store: Store) -> None:
@@ -347,38 +407,67 @@ def test_no_grant_options_and_no_security_definer(pg_store: Store) -> None:
 
 # --- schema contract ----------------------------------------------------------------------
 
-def test_session_table_follows_the_contract(pg_store: Store) -> None:
-    db, schema, table = pg_store["database"], pg_store["schema"], pg_store["table"]
-    rel = f"{schema}.{table}"
-    columns = psql(pg_store, "SELECT column_name || ' ' || data_type || ' ' || coalesce(character_maximum_length, 0) "
-                             f"|| ' ' || is_nullable FROM information_schema.columns WHERE table_schema = '{schema}' "
-                             f"AND table_name = '{table}' ORDER BY ordinal_position", db)
-    assert columns.splitlines() == [
-        f"session_id character varying {pg_store['session_id_length']} NO",
-        "data text 0 NO",
-        "created_at bigint 0 NO",
-        "modified_at bigint 0 YES",
-    ]
-    pkey = psql(pg_store, f"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '{rel}'::regclass "
-                          "AND contype = 'p'", db)
-    assert pkey == "PRIMARY KEY (session_id)"
-    owners = psql(pg_store, f"SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = '{rel}'::regclass "
-                            f"UNION ALL SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = '{schema}' "
-                            f"UNION ALL SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}'", db)
-    assert set(owners.split()) == {pg_store["owner_role"]}
-    options = psql(pg_store, f"SELECT array_to_string(reloptions, ' ') FROM pg_class WHERE oid = '{rel}'::regclass", db)
-    assert "fillfactor=" in options and "autovacuum_vacuum_scale_factor=" in options, options
-    indexes = psql(pg_store, f"SELECT indexdef FROM pg_indexes WHERE schemaname = '{schema}' AND tablename = '{table}'",
-                   db)
-    assert any("COALESCE(modified_at, created_at)" in line for line in indexes.splitlines()), indexes
+def test_session_tables_follow_the_contract(pg_store: Store) -> None:
+    db, schema = pg_store["database"], pg_store["schema"]
+    for app in apps_of(pg_store):
+        table = app["table"]
+        rel = f"{schema}.{table}"
+        columns = psql(pg_store, "SELECT column_name || ' ' || data_type || ' ' || "
+                                 "coalesce(character_maximum_length, 0) || ' ' || is_nullable "
+                                 f"FROM information_schema.columns WHERE table_schema = '{schema}' "
+                                 f"AND table_name = '{table}' ORDER BY ordinal_position", db)
+        assert columns.splitlines() == [
+            f"session_id character varying {pg_store['session_id_length']} NO",
+            "data bytea 0 NO",
+            "created_at bigint 0 NO",
+            "modified_at bigint 0 YES",
+        ], table
+        pkey = psql(pg_store, "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                              f"WHERE conrelid = '{rel}'::regclass AND contype = 'p'", db)
+        assert pkey == "PRIMARY KEY (session_id)"
+        owners = psql(pg_store, f"SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = '{rel}'::regclass "
+                                "UNION ALL SELECT pg_get_userbyid(nspowner) FROM pg_namespace "
+                                f"WHERE nspname = '{schema}' "
+                                f"UNION ALL SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}'", db)
+        assert set(owners.split()) == {pg_store["owner_role"]}
+        options = psql(pg_store, "SELECT array_to_string(reloptions, ' ') FROM pg_class "
+                                 f"WHERE oid = '{rel}'::regclass", db)
+        assert "fillfactor=" in options and "autovacuum_vacuum_scale_factor=" in options, options
+        indexes = psql(pg_store, "SELECT indexdef FROM pg_indexes "
+                                 f"WHERE schemaname = '{schema}' AND tablename = '{table}'", db)
+        assert any("COALESCE(modified_at, created_at)" in line for line in indexes.splitlines()), indexes
+        assert any("(created_at)" in line for line in indexes.splitlines()), indexes
 
 
-def test_expiry_scan_uses_the_index(pg_store: Store) -> None:
+def test_session_data_is_binary_safe(pg_store: Store) -> None:
+    """PHP's serialize() writes NUL bytes (private/protected properties): every byte value survives, 1 MB too."""
+    every_byte = bytes(range(256)) * 4
+    serialized = b'user|O:4:"User":2:{s:8:"\x00User\x00id";i:7;s:7:"\x00*\x00role";s:5:"admin";}'
+    big = bytes(range(256)) * 4096  # 1 MiB
+    for app in apps_of(pg_store):
+        keys = [sid() for _ in range(3)]
+        with connect(pg_store, app=app, autocommit=True) as conn:
+            table = table_of(pg_store, app)
+            try:
+                for key, data in zip(keys, (every_byte, serialized, big), strict=True):
+                    conn.execute(sql.SQL("INSERT INTO {} (session_id, data, created_at) VALUES (%s, %s, %s)")
+                                 .format(table), (key, data, int(time.time())))
+                    row = conn.execute(sql.SQL("SELECT data FROM {} WHERE session_id = %s").format(table),
+                                       (key,)).fetchone()
+                    assert row is not None and bytes(row[0]) == data, (app["name"], len(data))
+            finally:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE session_id = ANY(%s)").format(table), (keys,))
+
+
+def test_expiry_scans_use_the_indexes(pg_store: Store) -> None:
     db, schema, table = pg_store["database"], pg_store["schema"], pg_store["table"]
     plan = psql(pg_store, "SET enable_seqscan = off; EXPLAIN SELECT session_id FROM "
                           f"{schema}.{table} WHERE COALESCE(modified_at, created_at) < 1 "
                           "ORDER BY COALESCE(modified_at, created_at) LIMIT 1000", db)
     assert "expiry_idx" in plan, plan
+    plan = psql(pg_store, "SET enable_seqscan = off; EXPLAIN SELECT session_id FROM "
+                          f"{schema}.{table} WHERE created_at < 1 ORDER BY created_at LIMIT 1000", db)
+    assert "created_idx" in plan, plan
 
 
 # --- server settings and pg_hba --------------------------------------------------------------
@@ -426,8 +515,10 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
     assert all(line[5] == "peer" for line in local), rows
     assert {(line[1], line[2]) for line in local} == {("all", "postgres"), (pg_store["database"], pg_store["gc_role"])}
     assert len(hostssl) == len(pg_store["app_cidrs"]), rows
+    app_roles = sorted(a["name"] for a in apps_of(pg_store))
     for line in hostssl:
-        assert (line[1], line[2], line[5]) == (pg_store["database"], pg_store["app_role"], "scram-sha-256"), rows
+        assert (line[1], sorted(line[2].split(",")), line[5]) == (pg_store["database"], app_roles,
+                                                                   "scram-sha-256"), rows
         if needs_cert(pg_store):
             assert f"clientcert={pg_store['clientcert']}" in line[6], rows
     assert all(line[7] == "" for line in lines), rows  # no parse errors
@@ -476,8 +567,77 @@ def test_log_files_are_private(pg_store: Store) -> None:
 
 def test_no_plaintext_password_on_the_host(pg_store: Store) -> None:
     host = host_for(pg_store["name"])
-    hits = host.run("grep -rlF -- %s /etc /var/log/postgresql %s", pg_store["app_password"], pg_store["log_directory"])
-    assert hits.rc == 1 and hits.stdout.strip() == "", hits.stdout
+    for app in apps_of(pg_store):
+        hits = files_containing(host, app["password"], ["/etc", "/var/log/postgresql", pg_store["log_directory"]])
+        assert hits == [], (app["name"], hits)
+
+
+# --- nothing of a session in the server log -------------------------------------------------------
+
+def _log_lines(store: Store, needle: str) -> str:
+    """Server log lines holding ``needle`` (not a secret: a marker of this test)."""
+    return str(host_for(store["name"]).run("grep -rhF -- %s %s", needle, store["log_directory"]).stdout)
+
+
+def test_log_settings_keep_sessions_out(pg_store: Store) -> None:
+    rows = psql(pg_store, "SELECT name || '=' || setting FROM pg_settings WHERE name IN "
+                          "('log_parameter_max_length', 'log_parameter_max_length_on_error', 'log_statement', "
+                          "'log_min_duration_statement', 'log_min_duration_sample', 'log_duration')")
+    cfg = dict(line.split("=", 1) for line in rows.splitlines())
+    assert cfg == {"log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0",
+                   "log_statement": cfg["log_statement"], "log_min_duration_statement": "-1",
+                   "log_min_duration_sample": "-1", "log_duration": "off"}, cfg
+    assert cfg["log_statement"] in ("none", "ddl")
+    for app in apps_of(pg_store):
+        with connect(pg_store, app=app) as conn:
+            shown = {name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                     for name in ("log_min_error_statement", "log_error_verbosity")}
+        assert shown == {"log_min_error_statement": ("panic",), "log_error_verbosity": ("terse",)}, app["name"]
+
+
+def test_failing_statements_leave_no_session_id_in_the_log(pg_store: Store) -> None:
+    """A duplicate key, a statement timeout and a cast error as the app role, each carrying a marker
+    session id (as a bind parameter and inlined in the SQL text, as emulated prepares would send it):
+    the server logs the errors, never the id."""
+    app = apps_of(pg_store)[0]
+    marker = "verify-marker-" + uuid.uuid4().hex
+    application = "verify-log-" + uuid.uuid4().hex[:8]
+    table = table_of(pg_store, app)
+    with connect(pg_store, app=app, autocommit=True, application_name=application) as conn:
+        conn.execute(sql.SQL("INSERT INTO {} (session_id, data, created_at) VALUES (%s, %s, %s)").format(table),
+                     (marker, b"x", int(time.time())))
+        try:
+            # Primary key violation: the key (the session id) is in the error's DETAIL.
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("INSERT INTO {} (session_id, data, created_at) VALUES (%s, %s, %s)")
+                             .format(table), (marker, b"y", int(time.time())))
+            # The same with the id inlined in the statement text.
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("INSERT INTO {} (session_id, data, created_at) VALUES ({}, 'y', 1)")
+                             .format(table, sql.Literal(marker)))
+            # A statement that times out, with the id as parameter and in the text.
+            conn.execute("SET statement_timeout = '300ms'")
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute(sql.SQL("SELECT pg_sleep(2) FROM {} WHERE session_id = %s").format(table), (marker,))
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute(sql.SQL("SELECT pg_sleep(2) FROM {} WHERE session_id = {}")
+                             .format(table, sql.Literal(marker)))
+            conn.execute("RESET statement_timeout")
+            # A bad parameter next to the id.
+            with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+                conn.execute(sql.SQL("SELECT data FROM {} WHERE session_id = %s AND created_at = %s::text::bigint")
+                             .format(table), (marker, "not-a-number"))
+        finally:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE session_id = %s").format(table), (marker,))
+    # Control: the errors themselves are logged (so the log is the right one and is flushed).
+    deadline = time.monotonic() + 15
+    while True:
+        lines = _log_lines(pg_store, application)
+        if lines.count("duplicate key value") >= 2 and lines.count("statement timeout") >= 2:
+            break
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+    assert _log_lines(pg_store, marker) == "", "a session id reached the server log"
 
 
 # --- garbage collection -------------------------------------------------------------------------
@@ -493,39 +653,55 @@ def test_gc_timer_is_active(pg_store: Store) -> None:
     assert props == {"User": pg_store["gc_role"], "NoNewPrivileges": "yes", "ProtectSystem": "strict"}
 
 
-def test_gc_timer_removes_expired_rows_and_keeps_fresh_ones(pg_store: Store) -> None:
+def test_gc_timer_removes_expired_rows_of_every_app_and_keeps_fresh_ones(pg_store: Store) -> None:
+    """Idle rows and rows past the absolute timeout go, in every app's table; live rows stay."""
     now = int(time.time())
-    idle = int(pg_store["idle_timeout"])
-    expired, touched, fresh = sid(), sid(), sid()
-    rows = [
-        (expired, "x", now - idle - 600, now - idle - 60),  # last written past the idle timeout
-        (touched, "y", now - idle - 600, now - 5),          # old, but written just now
-        (fresh, "z", now, None),                            # new, never updated
-    ]
-    table = pg_store["table"]
-    with connect(pg_store, autocommit=True) as conn:
-        with conn.cursor() as cur:
-            cur.executemany(f'INSERT INTO "{table}" (session_id, data, created_at, modified_at) '
-                            "VALUES (%s, %s, %s, %s)", rows)
-        since = psql(pg_store, "SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS')")
-        host = host_for(pg_store["name"])
-        # The timer is armed; run its job now rather than wait for the schedule
-        # (real inventories run it every few minutes).
-        assert host.run("systemctl is-active %s.timer", pg_store["gc_unit"]).stdout.strip() == "active"
-        host.check_output("systemctl start --no-block %s.service", pg_store["gc_unit"])
-        deadline = time.monotonic() + 90
-        while True:
-            left = {r[0] for r in conn.execute(f'SELECT session_id FROM "{table}" WHERE session_id = ANY(%s)',
-                                              ([expired, touched, fresh],))}
-            if expired not in left:
-                break
-            assert time.monotonic() < deadline, "the GC timer did not remove the expired row in time"
-            time.sleep(2)
-        assert left == {touched, fresh}
-        conn.execute(f'DELETE FROM "{table}" WHERE session_id = ANY(%s)', ([touched, fresh],))
-    journal = host_for(pg_store["name"]).check_output(
-        "journalctl -q -o cat --since %s -u %s", since, f"{pg_store['gc_unit']}.service")
-    assert re.search(r"deleted [1-9]\d* session row", journal), journal
+    apps = apps_of(pg_store)
+    expired: dict[str, set[str]] = {}
+    kept: dict[str, set[str]] = {}
+    for app in apps:
+        idle, absolute = int(app["idle_timeout"]), int(app["absolute_timeout"])
+        idle_row, old_row, touched, fresh = sid(), sid(), sid(), sid()
+        rows = [
+            (idle_row, b"x", now - idle - 600, now - idle - 60),  # last written past the idle timeout
+            (old_row, b"o", now - absolute - 60, now - 5),        # active, but past the absolute timeout
+            (touched, b"y", now - idle - 600, now - 5),           # old, but written just now
+            (fresh, b"z", now, None),                             # new, never updated
+        ]
+        with connect(pg_store, app=app, autocommit=True) as conn, conn.cursor() as cur:
+            cur.executemany(sql.SQL("INSERT INTO {} (session_id, data, created_at, modified_at) "
+                                    "VALUES (%s, %s, %s, %s)").format(table_of(pg_store, app)), rows)
+        expired[app["name"]] = {idle_row, old_row}
+        kept[app["name"]] = {touched, fresh}
+    since = psql(pg_store, "SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS')")
+    host = host_for(pg_store["name"])
+    # The timer is armed; run its job now rather than wait for the schedule
+    # (real inventories run it every few minutes).
+    assert host.run("systemctl is-active %s.timer", pg_store["gc_unit"]).stdout.strip() == "active"
+    host.check_output("systemctl start --no-block %s.service", pg_store["gc_unit"])
+    try:
+        for app in apps:
+            mine = expired[app["name"]] | kept[app["name"]]
+            deadline = time.monotonic() + 90
+            with connect(pg_store, app=app, autocommit=True) as conn:
+                while True:
+                    left = {r[0] for r in conn.execute(
+                        sql.SQL("SELECT session_id FROM {} WHERE session_id = ANY(%s)")
+                        .format(table_of(pg_store, app)), (list(mine),))}
+                    if not left & expired[app["name"]]:
+                        break
+                    assert time.monotonic() < deadline, f"the GC left expired rows of {app['name']}: {left}"
+                    time.sleep(2)
+            assert left == kept[app["name"]], app["name"]
+    finally:
+        for app in apps:
+            with connect(pg_store, app=app, autocommit=True) as conn:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE session_id = ANY(%s)").format(table_of(pg_store, app)),
+                             (list(expired[app["name"]] | kept[app["name"]]),))
+    journal = host.check_output("journalctl -q -o cat --since %s -u %s", since, f"{pg_store['gc_unit']}.service")
+    for app in apps:
+        assert re.search(rf"deleted [1-9]\d* session row.* from {pg_store['schema']}\.{app['table']} ", journal), \
+            journal
 
 
 # --- durability -----------------------------------------------------------------------------------
@@ -534,7 +710,7 @@ def test_restart_keeps_committed_sessions(pg_store: Store) -> None:
     key = sid()
     with connect(pg_store, autocommit=True) as conn:
         conn.execute(f'INSERT INTO "{pg_store["table"]}" (session_id, data, created_at) VALUES (%s, %s, %s)',
-                     (key, 'user|s:5:"alice";', int(time.time())))
+                     (key, b'user|s:5:"alice";', int(time.time())))
     host_for(pg_store["name"]).check_output(f"systemctl restart {pg_store['service']}")
     deadline = time.monotonic() + 60
     while True:
@@ -546,7 +722,7 @@ def test_restart_keeps_committed_sessions(pg_store: Store) -> None:
             time.sleep(1)
     with conn:
         row = conn.execute(f'SELECT data FROM "{pg_store["table"]}" WHERE session_id = %s', (key,)).fetchone()
-        assert row == ('user|s:5:"alice";',)
+        assert row == (b'user|s:5:"alice";',)
         conn.execute(f'DELETE FROM "{pg_store["table"]}" WHERE session_id = %s', (key,))
 
 
@@ -556,4 +732,5 @@ def test_no_password_in_ansible_output(pg_store: Store, ansible_log: str | None)
     if ansible_log is None:
         pytest.skip("no Ansible log of this run (set ANSIBLE_LOG_PATH)")
     assert "postgresql_session_store" in ansible_log, "log does not hold the converge"
-    assert pg_store["app_password"] not in ansible_log
+    for app in apps_of(pg_store):
+        assert app["password"] not in ansible_log, app["name"]

@@ -69,27 +69,140 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-GOOD_PG: dict[str, Any] = {"postgresql_session_store_app_password": "A" * 24}
+GOOD_PG: dict[str, Any] = {
+    "postgresql_session_store_apps": [{"name": "shop", "password": "S" * 24},
+                                      {"name": "ledger", "password": "L" * 24, "table": "ledger_sessions"}],
+    "postgresql_session_store_app_password": "A" * 24,
+}
+PG_APPS = "postgresql_session_store_apps"
+SCRAM_VERIFIER = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy"
+
+
+def pg_apps(*extra: dict[str, Any]) -> dict[str, Any]:
+    """GOOD_PG's apps plus ``extra`` entries."""
+    return {PG_APPS: [*GOOD_PG[PG_APPS], *extra]}
+
 
 PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown ssl mode": ({"postgresql_session_store_clientcert": "required"}, "postgresql_session_store_clientcert"),
     "malformed CIDR": ({"postgresql_session_store_app_cidrs": ["10.0.0.300/24"]}, "postgresql_session_store_app_cidrs"),
     "host bits set": ({"postgresql_session_store_app_cidrs": ["10.0.0.1/24"]}, "postgresql_session_store_app_cidrs"),
     "CIDR without prefix": ({"postgresql_session_store_app_cidrs": ["10.0.0.1"]}, "postgresql_session_store_app_cidrs"),
-    "empty password": ({"postgresql_session_store_app_password": ""}, "postgresql_session_store_app_password"),
-    "missing password": ({"postgresql_session_store_app_password": None}, "postgresql_session_store_app_password"),
+    "no app at all": ({PG_APPS: [], "postgresql_session_store_app_password": None},
+                      "postgresql_session_store_app_password"),
+    "short legacy password": ({"postgresql_session_store_app_password": "short"},
+                              "postgresql_session_store_app_password"),
     "unknown TLS version": ({"postgresql_session_store_ssl_min_protocol_version": "TLSv1.1"},
                             "postgresql_session_store_ssl_min_protocol_version"),
     "auth timeout over 60 s": ({"postgresql_session_store_authentication_timeout": 120},
                                "postgresql_session_store_authentication_timeout"),
     "weak ciphers": ({"postgresql_session_store_ssl_ciphers": "ALL:!ADH"}, "postgresql_session_store_ssl_ciphers"),
+    "3DES cipher": ({"postgresql_session_store_ssl_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-DES-CBC3-SHA"},
+                    "postgresql_session_store_ssl_ciphers"),
+    "eNULL cipher": ({"postgresql_session_store_ssl_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:eNULL"},
+                     "postgresql_session_store_ssl_ciphers"),
+    "SECLEVEL 0": ({"postgresql_session_store_ssl_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"},
+                   "postgresql_session_store_ssl_ciphers"),
     "bad role name": ({"postgresql_session_store_app_role": "app; DROP"}, "postgresql_session_store_app_role"),
+    "role name with trailing newline": ({"postgresql_session_store_app_role": "app\n"},
+                                        "postgresql_session_store_app_role"),
     "overriding a managed setting": ({"postgresql_session_store_extra_settings": {"ssl": False}},
                                      "postgresql_session_store_extra_settings"),
     "bad listen address": ({"postgresql_session_store_listen_addresses": ["a b"]},
                            "postgresql_session_store_listen_addresses"),
     "logging every statement": ({"postgresql_session_store_log_statement": "all"},
                                 "postgresql_session_store_log_statement"),
+    # log_directory
+    "relative log directory": ({"postgresql_session_store_log_directory": "pglog"},
+                               "postgresql_session_store_log_directory"),
+    "log directory with ..": ({"postgresql_session_store_log_directory": "/var/log/pg/../../../etc"},
+                              "postgresql_session_store_log_directory"),
+    "log directory /": ({"postgresql_session_store_log_directory": "/"}, "postgresql_session_store_log_directory"),
+    "log directory under /etc": ({"postgresql_session_store_log_directory": "/etc/postgresql/logs"},
+                                 "postgresql_session_store_log_directory"),
+    "log directory under /usr": ({"postgresql_session_store_log_directory": "/usr/local/pglog"},
+                                 "postgresql_session_store_log_directory"),
+    "log directory under /lib64": ({"postgresql_session_store_log_directory": "/lib64/x"},
+                                   "postgresql_session_store_log_directory"),
+    "log directory under /tmp": ({"postgresql_session_store_log_directory": "/tmp/pglog"},
+                                 "postgresql_session_store_log_directory"),
+    "log directory under /run": ({"postgresql_session_store_log_directory": "/run/postgresql/log"},
+                                 "postgresql_session_store_log_directory"),
+    "log directory in the data directory": ({"postgresql_session_store_log_directory":
+                                             "/var/lib/postgresql/17/main/log"},
+                                            "postgresql_session_store_log_directory"),
+    "log directory /var/log": ({"postgresql_session_store_log_directory": "/var/log"},
+                               "postgresql_session_store_log_directory"),
+    "log directory with a trailing newline": ({"postgresql_session_store_log_directory": "/var/log/pg\n"},
+                                              "postgresql_session_store_log_directory"),
+    # settings that would log statements or parameters
+    "extra: log_statement all": ({"postgresql_session_store_extra_settings": {"log_statement": "all"}},
+                                 "postgresql_session_store_extra_settings"),
+    "extra: log_min_duration_statement 0": ({"postgresql_session_store_extra_settings":
+                                             {"log_min_duration_statement": 0}},
+                                            "postgresql_session_store_extra_settings"),
+    "extra: log_min_duration_sample 250ms": ({"postgresql_session_store_extra_settings":
+                                              {"log_min_duration_sample": "250ms"}},
+                                             "postgresql_session_store_extra_settings"),
+    "extra: log_min_error_statement error": ({"postgresql_session_store_extra_settings":
+                                              {"log_min_error_statement": "error"}},
+                                             "postgresql_session_store_extra_settings"),
+    "extra: log_parameter_max_length -1": ({"postgresql_session_store_extra_settings":
+                                            {"log_parameter_max_length": -1}},
+                                           "postgresql_session_store_extra_settings"),
+    "extra: log_parameter_max_length_on_error 64": ({"postgresql_session_store_extra_settings":
+                                                     {"log_parameter_max_length_on_error": 64}},
+                                                    "postgresql_session_store_extra_settings"),
+    "extra: log_duration": ({"postgresql_session_store_extra_settings": {"log_duration": True}},
+                            "postgresql_session_store_extra_settings"),
+    "extra: debug_print_plan": ({"postgresql_session_store_extra_settings": {"debug_print_plan": "on"}},
+                                "postgresql_session_store_extra_settings"),
+    "extra: auto_explain": ({"postgresql_session_store_extra_settings": {"auto_explain.log_min_duration": 0}},
+                            "postgresql_session_store_extra_settings"),
+    "per role: log_statement mod": ({"postgresql_session_store_app_role_settings": {"log_statement": "mod"}},
+                                    "postgresql_session_store_app_role_settings"),
+    "per role: log_min_error_statement warning": ({"postgresql_session_store_app_role_settings":
+                                                   {"log_min_error_statement": "warning"}},
+                                                  "postgresql_session_store_app_role_settings"),
+    "per role: log_error_verbosity verbose": ({"postgresql_session_store_app_role_settings":
+                                               {"log_error_verbosity": "verbose"}},
+                                              "postgresql_session_store_app_role_settings"),
+    # passwords
+    "md5 verifier as password": (pg_apps({"name": "blog", "password": "md5" + "0123456789abcdef" * 2}),
+                                 "postgresql_session_store_apps[2].password"),
+    "SCRAM verifier as password": (pg_apps({"name": "blog", "password": SCRAM_VERIFIER}),
+                                   "postgresql_session_store_apps[2].password"),
+    "SCRAM verifier as legacy password": ({"postgresql_session_store_app_password": SCRAM_VERIFIER},
+                                          "postgresql_session_store_app_password"),
+    "placeholder password": (pg_apps({"name": "blog", "password": "CHANGE-ME-blog-password-123"}),
+                             "postgresql_session_store_apps[2].password"),
+    "placeholder legacy password": ({"postgresql_session_store_app_password": "change-me-please-0123456789"},
+                                    "postgresql_session_store_app_password"),
+    "short app password": (pg_apps({"name": "blog", "password": "short"}),
+                           "postgresql_session_store_apps[2].password"),
+    # apps
+    "app name with a space": (pg_apps({"name": "my app", "password": "B" * 24}), "postgresql_session_store_apps[2]"),
+    "app name with a trailing newline": (pg_apps({"name": "blog\n", "password": "B" * 24}),
+                                         "postgresql_session_store_apps[2]"),
+    "app name upper case": (pg_apps({"name": "Blog", "password": "B" * 24}), "postgresql_session_store_apps[2]"),
+    "app named like the owner role": (pg_apps({"name": "session_owner", "password": "B" * 24}),
+                                      "postgresql_session_store_apps[2]"),
+    "app named postgres": (pg_apps({"name": "postgres", "password": "B" * 24}), "postgresql_session_store_apps[2]"),
+    "app named pg_*": (pg_apps({"name": "pg_monitor", "password": "B" * 24}), "postgresql_session_store_apps[2]"),
+    "bad app table": (pg_apps({"name": "blog", "password": "B" * 24, "table": "x; DROP TABLE y"}),
+                      "postgresql_session_store_apps[2]"),
+    "duplicate app name": (pg_apps({"name": "shop", "password": "B" * 24, "table": "other"}),
+                           "postgresql_session_store_apps"),
+    "duplicate app table": (pg_apps({"name": "blog", "password": "B" * 24, "table": "ledger_sessions"}),
+                            "postgresql_session_store_apps"),
+    "app table = legacy table": (pg_apps({"name": "blog", "password": "B" * 24, "table": "session_data"}),
+                                 "postgresql_session_store_apps"),
+    "app name = legacy role": (pg_apps({"name": "session_app", "password": "B" * 24}), "postgresql_session_store_apps"),
+    "unknown app key": (pg_apps({"name": "blog", "password": "B" * 24, "prefix": "x"}), PG_APPS),
+    "absolute below idle": (pg_apps({"name": "blog", "password": "B" * 24, "idle_timeout": 600,
+                                     "absolute_timeout": 300}), "postgresql_session_store_apps[2]"),
+    "role absolute below idle": ({"postgresql_session_store_absolute_timeout": 60},
+                                 "postgresql_session_store_absolute_timeout"),
 }
 
 

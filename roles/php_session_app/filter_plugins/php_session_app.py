@@ -192,19 +192,38 @@ def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], 
             return [f"{_var(index, app, 'store_user')}: {user!r} is not in redis_session_store_app_users of "
                     f"{host} (known: {', '.join(sorted(users)) or 'none'})."]
         return []
-    # postgresql
+    # postgresql: one login role and table per app (postgresql_session_store_apps).
+    entries = _pg_apps(view)
+    user = app["store_user"]
+    if not user:
+        if len(entries) != 1:
+            return [f"{_var(index, app, 'store_user')} is required: {host} has several applications "
+                    f"(postgresql_session_store_apps: {', '.join(sorted(entries)) or 'none'})."]
+        user = next(iter(entries))
+    if user not in entries:
+        return [f"{_var(index, app, 'store_user')}: {user!r} is not an application role of {host} "
+                f"(postgresql_session_store_apps: {', '.join(sorted(entries)) or 'none'})."]
     errors = []
-    role = str(view.get("app_role", ""))
-    if app["store_user"] and app["store_user"] != role:
-        errors.append(f"{_var(index, app, 'store_user')}: {app['store_user']!r} is not the application role "
-                      f"{role!r} of {host} (postgresql_session_store_app_role).")
-    store_idle = _int(view.get("idle_timeout"))
-    idle = app["idle_timeout"]
-    if store_idle is not None and idle is not None and idle > store_idle:
-        errors.append(f"{_var(index, app, 'idle_timeout')} ({idle}) exceeds the GC threshold "
-                      f"postgresql_session_store_idle_timeout ({store_idle}) of {host}: the store would delete "
-                      "live sessions. Make them equal.")
+    entry = entries[user]
+    for key in ("idle_timeout", "absolute_timeout"):
+        store_value, value = _int(entry.get(key)), app[key]
+        if store_value is not None and value is not None and value > store_value:
+            errors.append(f"{_var(index, app, key)} ({value}) exceeds the store's {key} ({store_value}) of "
+                          f"app {user!r} on {host} (postgresql_session_store_apps / "
+                          f"postgresql_session_store_{key}): the store would end live sessions. "
+                          "Make them equal.")
     return errors
+
+
+def _pg_apps(view: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The store's applications by role name (older views: the single app_role)."""
+    apps = view.get("apps")
+    if isinstance(apps, list):
+        return {str(a.get("name")): a for a in apps if isinstance(a, Mapping)}
+    if view.get("app_role"):
+        return {str(view["app_role"]): {"name": view["app_role"], "password": view.get("app_password", ""),
+                                        "table": view.get("table", ""), "idle_timeout": view.get("idle_timeout")}}
+    return {}
 
 
 def resolve(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], hostvars: Any, tls_dir: str = "",
@@ -248,17 +267,20 @@ def resolve(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], hostvars: 
                     ssl.update({"local_cert": cert["cert"], "local_pk": cert["key"]})
                 entry["redis"]["ssl"] = ssl
             else:
+                entries = _pg_apps(view)
+                pg_app = entries[app["store_user"]] if app["store_user"] else next(iter(entries.values()))
                 entry["postgresql"] = {
                     "host": str(view["name"]),
                     "port": int(view.get("server_port") or view["port"]),
                     "database": str(view["database"]),
                     "schema": str(view["schema"]),
-                    "table": str(view["table"]),
-                    "user": str(view["app_role"]),
-                    "password": str(view["app_password"]),
+                    "table": str(pg_app["table"]),
+                    "user": str(pg_app["name"]),
+                    "password": str(pg_app["password"]),
                     "clientcert": str(view.get("clientcert", "none")),
                     "ca_cert_local": str(view["ca_cert_local"]),
-                    "idle_timeout": int(view.get("idle_timeout") or app["idle_timeout"]),
+                    "idle_timeout": int(pg_app.get("idle_timeout") or app["idle_timeout"]),
+                    "absolute_timeout": int(pg_app.get("absolute_timeout") or app["absolute_timeout"]),
                 }
                 if entry["postgresql"]["clientcert"] != "none":
                     # clientcert=verify-full: the certificate CN is the role name.

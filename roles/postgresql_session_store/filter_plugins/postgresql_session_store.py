@@ -1,13 +1,37 @@
-"""Filters that validate input and render postgresql.conf values."""
+"""Filters that validate input, derive the per-app entries and render postgresql.conf values."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*\.?")
+
+APPS_VAR = "postgresql_session_store_apps"
+APP_KEYS = {"name", "password", "table", "idle_timeout", "absolute_timeout"}
+# Role name of an app; its default table is "session_data_<name>" (fits 63).
+APP_NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+RESERVED_ROLES = {"postgres", "public", "root", "none", "current_user", "session_user", "current_role"}
+MIN_PASSWORD = 16
+PLACEHOLDER_RE = re.compile(r"(?i)change-?me.*")
+MD5_VERIFIER_RE = re.compile(r"(?i)md5[0-9a-f]{32}")
+SCRAM_VERIFIER_RE = re.compile(r"SCRAM-SHA-256\$.*", re.S)
+# The kit's common weak-cipher rule (same regex in the Redis and nginx roles).
+WEAK_CIPHERS_RE = re.compile(
+    r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
+    r"|ALL|DEFAULT|COMPLEMENTOF[A-Z]+|LOW|MEDIUM|DES|EXP|SSLv3)(:|$)")
+WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
+CIPHER_CHARS_RE = re.compile(r"[A-Za-z0-9_:+!@.=-]+")
+# log_directory may not be (under) a system or PostgreSQL-owned path.
+SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
+               "/proc", "/sys", "/root", "/run", "/tmp", "/var/run", "/var/tmp", "/var/lib/postgresql",
+               "/var/lib/pgsql", "/var/spool", "/var/mail", "/var/cache", "/var/backups", "/snap")
+SYSTEM_EXACT = ("/", "/var", "/var/lib", "/var/log", "/var/log/postgresql", "/home", "/srv", "/mnt", "/media")
+_TRUE = {"on", "true", "yes", "1", "t", "y"}
 
 
 def _is_cidr(value: object) -> bool:
@@ -34,7 +58,7 @@ def _is_listen_address(value: object) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
-        return bool(_HOSTNAME.match(text))
+        return bool(_HOSTNAME.fullmatch(text))
     return True
 
 
@@ -53,6 +77,207 @@ def conf_value(value: object) -> str:
     return f"'{text}'"
 
 
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_table: str, idle_timeout: Any,
+                   absolute_timeout: Any) -> list[dict[str, Any]]:
+    """Every application of the store: ``postgresql_session_store_apps`` plus the deprecated
+    single-app variables (``app_role``/``app_password``/``table``) when the password is set.
+
+    Each entry: name (login role), password, table, idle_timeout, absolute_timeout.
+    """
+    result: list[dict[str, Any]] = []
+    for raw in apps if isinstance(apps, list) else []:
+        if not isinstance(raw, Mapping):
+            continue
+        name = str(raw.get("name", ""))
+        result.append({
+            "name": name,
+            "password": "" if raw.get("password") is None else str(raw.get("password")),
+            "table": str(raw.get("table") or f"session_data_{name}"),
+            "idle_timeout": _int(raw.get("idle_timeout", idle_timeout)),
+            "absolute_timeout": _int(raw.get("absolute_timeout", absolute_timeout)),
+            "legacy": False,
+        })
+    if legacy_password not in (None, ""):
+        result.append({
+            "name": str(legacy_role),
+            "password": str(legacy_password),
+            "table": str(legacy_table),
+            "idle_timeout": _int(idle_timeout),
+            "absolute_timeout": _int(absolute_timeout),
+            "legacy": True,
+        })
+    return result
+
+
+def password_problem(value: Any) -> str:
+    """Why ``value`` is not acceptable as an application password ("" when it is)."""
+    if not isinstance(value, str) or value == "":
+        return "must be set (vault)"
+    if PLACEHOLDER_RE.fullmatch(value):
+        return "is an example placeholder (CHANGE-ME...): set a real secret in the vault"
+    if MD5_VERIFIER_RE.fullmatch(value) or SCRAM_VERIFIER_RE.fullmatch(value):
+        return ("is an md5 or SCRAM verifier: give the password itself (app hosts need it to log in; "
+                "the role stores a SCRAM verifier)")
+    if len(value) < MIN_PASSWORD:
+        return f"must be at least {MIN_PASSWORD} characters"
+    if any(c in value for c in "\0\r\n"):
+        return "cannot hold NUL or line breaks"
+    return ""
+
+
+def app_problems(apps: Any, legacy_role: str, legacy_password: Any, legacy_table: str, idle_timeout: Any,
+                 absolute_timeout: Any, owner_role: str, gc_role: str) -> list[str]:
+    """Every error in the applications (empty: all good); each message names the variable."""
+    if not isinstance(apps, list):
+        return [f"{APPS_VAR} must be a list of {{name, password, table?, idle_timeout?, absolute_timeout?}}."]
+    errors: list[str] = []
+    for index, raw in enumerate(apps):
+        if not isinstance(raw, Mapping):
+            errors.append(f"{APPS_VAR}[{index}] must be a dict with name and password.")
+        elif set(raw) - APP_KEYS:
+            errors.append(f"{APPS_VAR}[{index}] has unknown keys: {', '.join(sorted(set(raw) - APP_KEYS))}.")
+    if errors:
+        return errors
+    eff = effective_apps(apps, legacy_role, legacy_password, legacy_table, idle_timeout, absolute_timeout)
+    if not eff:
+        return [f"Set {APPS_VAR} (one entry per application: name, password) or the deprecated "
+                "postgresql_session_store_app_password: the store has no application."]
+    for index, app in enumerate(eff):
+        label = ("postgresql_session_store_app_role/postgresql_session_store_app_password" if app["legacy"]
+                 else f"{APPS_VAR}[{index}] ({app['name']})")
+        pw_label = "postgresql_session_store_app_password" if app["legacy"] else f"{APPS_VAR}[{index}].password"
+        name_re = IDENTIFIER_RE if app["legacy"] else APP_NAME_RE
+        if not name_re.fullmatch(app["name"]):
+            errors.append(f"{label}: name {app['name']!r} must be a lower-case SQL identifier "
+                          f"([a-z_][a-z0-9_]*, at most {63 if app['legacy'] else 48} characters).")
+        elif app["name"] in RESERVED_ROLES or app["name"].startswith("pg_") or app["name"] in (owner_role, gc_role):
+            errors.append(f"{label}: name {app['name']!r} is reserved or is the owner/GC role.")
+        if not IDENTIFIER_RE.fullmatch(app["table"]):
+            errors.append(f"{label}: table {app['table']!r} must be a lower-case SQL identifier "
+                          "([a-z_][a-z0-9_]*, at most 63 characters).")
+        problem = password_problem(app["password"])
+        if problem:
+            errors.append(f"{pw_label} {problem}.")
+        idle, absolute = app["idle_timeout"], app["absolute_timeout"]
+        if idle is None or idle < 60:
+            errors.append(f"{label}: idle_timeout (or postgresql_session_store_idle_timeout) must be >= 60 s.")
+        elif absolute is None or absolute < idle:
+            errors.append(f"{label}: absolute_timeout (or postgresql_session_store_absolute_timeout) must be "
+                          f"an integer not below the idle timeout {idle}.")
+    for key in ("name", "table"):
+        values = [a[key] for a in eff]
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            errors.append(f"{APPS_VAR} (with the deprecated postgresql_session_store_app_role/table): {key} must "
+                          f"be unique per store (repeated: {', '.join(dupes)}).")
+    return errors
+
+
+def _number(value: Any) -> float | None:
+    """The leading number of a setting value ("250ms" -> 250), None when there is none."""
+    if isinstance(value, bool):
+        return None
+    match = re.fullmatch(r"\s*(-?\d+(\.\d+)?)\s*[a-zA-Z]*\s*", str(value))
+    return float(match.group(1)) if match else None
+
+
+def logging_problems(settings: Any, per_role: bool = False) -> list[str]:
+    """Settings that would put statements, parameters or row data into the server log."""
+    if not isinstance(settings, Mapping):
+        return []
+    bad: list[str] = []
+    for raw_name, value in settings.items():
+        name = str(raw_name).lower()
+        text = str(value).strip().lower()
+        number = _number(value)
+        truthy = value is True or text in _TRUE
+        if (
+            (name == "log_statement" and text not in ("none", "ddl"))
+            or (name in ("log_min_duration_statement", "log_min_duration_sample") and number != -1)
+            or (name == "log_min_error_statement" and text != "panic")
+            or (name in ("log_parameter_max_length", "log_parameter_max_length_on_error") and number != 0)
+            or (name in ("log_statement_sample_rate", "log_transaction_sample_rate") and number != 0)
+            or (name in ("log_duration", "debug_print_parse", "debug_print_rewritten", "debug_print_plan",
+                         "debug_pretty_print", "log_parser_stats", "log_planner_stats", "log_executor_stats",
+                         "log_statement_stats") and truthy)
+            or (name == "log_min_messages" and text.startswith("debug"))
+            or (name == "client_min_messages" and per_role and text.startswith("debug"))
+            or (name == "log_error_verbosity" and per_role and text != "terse")
+            or name.startswith(("auto_explain.", "pgaudit.", "pg_stat_statements."))
+            or (name in ("session_preload_libraries", "shared_preload_libraries", "local_preload_libraries")
+                and re.search(r"auto_explain|pgaudit", text))
+        ):
+            bad.append(f"{raw_name}={value}")
+    return bad
+
+
+def log_directory_problem(path: Any) -> str:
+    """Why ``path`` cannot be the log directory ("" when it can)."""
+    text = str(path)
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]+", text):
+        return "must be an absolute path of letters, digits and . _ - /"
+    parts = text.split("/")[1:]
+    if any(part in ("", ".", "..") for part in parts):
+        return "may not contain '.', '..', '//' or a trailing '/'"
+    if text in SYSTEM_EXACT:
+        return "is a system directory; use a directory of its own (it is made 0700 postgres)"
+    for system in SYSTEM_DIRS:
+        if text == system or text.startswith(system + "/"):
+            return f"is under the system directory {system}"
+    if re.fullmatch(r"/lib[^/]*(/.*)?", text):
+        return "is under a system library directory"
+    return ""
+
+
+def weak_ciphers(value: Any) -> bool:
+    """True when the cipher string enables a weak suite (the kit's common rule)."""
+    text = str(value)
+    return (not CIPHER_CHARS_RE.fullmatch(text) or bool(WEAK_CIPHERS_RE.search(text))
+            or bool(WEAK_SECLEVEL_RE.search(text)))
+
+
+def extra_grants(rows: Iterable[Mapping[str, Any]], apps: Iterable[Mapping[str, Any]], gc_role: str,
+                 owner_role: str) -> list[dict[str, Any]]:
+    """Table privileges in the session schema beyond the contract, to revoke.
+
+    ``rows``: (relname, grantee, privilege_type) of every ACL entry in the
+    schema (grantee "PUBLIC" for PUBLIC). The contract: each app role holds
+    SELECT, INSERT, UPDATE, DELETE on its own table only; the GC role SELECT
+    and DELETE on every app table; the owner anything.
+    """
+    tables = {str(a["table"]): str(a["name"]) for a in apps}
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for table, app in tables.items():
+        allowed[(table, app)] = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+        allowed[(table, gc_role)] = {"SELECT", "DELETE"}
+    extra: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        table, grantee, privilege = str(row["relname"]), str(row["grantee"]), str(row["privilege_type"])
+        if grantee in (owner_role, "postgres"):
+            continue
+        if privilege not in allowed.get((table, grantee), set()):
+            extra.setdefault((table, grantee), set()).add(privilege)
+    return [{"table": t, "role": r, "privs": ",".join(sorted(p))} for (t, r), p in sorted(extra.items())]
+
+
+def client_apps(apps: Iterable[Mapping[str, Any]], clients_dir: str) -> list[dict[str, Any]]:
+    """The apps as the client view publishes them, with the paths of the kit's client certificate per role."""
+    return [{
+        "name": str(app["name"]), "password": str(app["password"]), "table": str(app["table"]),
+        "idle_timeout": app["idle_timeout"], "absolute_timeout": app["absolute_timeout"],
+        "client_cert_local": f"{clients_dir}/{app['name']}.crt", "client_key_local": f"{clients_dir}/{app['name']}.key",
+    } for app in apps]
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
@@ -61,4 +286,12 @@ class FilterModule:
             "postgresql_session_store_bad_cidrs": bad_cidrs,
             "postgresql_session_store_bad_listen_addresses": bad_listen_addresses,
             "postgresql_session_store_conf_value": conf_value,
+            "postgresql_session_store_effective_apps": effective_apps,
+            "postgresql_session_store_app_problems": app_problems,
+            "postgresql_session_store_password_problem": password_problem,
+            "postgresql_session_store_logging_problems": logging_problems,
+            "postgresql_session_store_log_directory_problem": log_directory_problem,
+            "postgresql_session_store_weak_ciphers": weak_ciphers,
+            "postgresql_session_store_extra_grants": extra_grants,
+            "postgresql_session_store_client_apps": client_apps,
         }

@@ -1,0 +1,161 @@
+"""PHP sessions through the kit's PostgreSQL handler, round-tripped on a real app host.
+
+As the app's pool user, the PHP CLI loads the app's rendered session config
+and SessionKit\\PdoSessionHandler, writes a session, and a fresh PHP process
+(a new request) reads it back by id: objects with private and protected
+properties (serialize() writes NUL bytes for them), a binary string with
+every byte value, and 1 MB of data must survive. The text column and
+emulated prepares of earlier releases cut the data at the first NUL byte and
+PHP destroyed the session ("Failed to decode session object").
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import CONTEXT, host_for
+from psycopg import sql
+
+App = dict[str, Any]
+
+# argv: config file, "write" or "read", session id (read), seed.
+PHP = r"""
+final class User {
+    public function __construct(private int $id = 0, protected string $role = '', public array $tags = []) {}
+    public function id(): int { return $this->id; }
+    public function role(): string { return $this->role; }
+}
+[, $configFile, $mode, $sid, $seed] = $argv;
+$config = require $configFile;
+require_once $config['handler']['file'];
+session_set_save_handler(\SessionKit\PdoSessionHandler::fromConfig($config), true);
+ini_set('session.use_cookies', '0');
+ob_start();
+if ($mode === 'read') {
+    session_id($sid);
+}
+if (!session_start()) {
+    fwrite(STDERR, "session_start failed\n");
+    exit(2);
+}
+$every = '';
+for ($i = 0; $i < 256; $i++) {
+    $every .= chr($i);
+}
+$big = '';
+for ($i = 0; strlen($big) < 1048576; $i++) {
+    $big .= hash('sha256', $seed . $i, true);
+}
+if ($mode === 'write') {
+    $_SESSION['user'] = new User(7, "admin\0root", ['a' => "\0"]);
+    $_SESSION['bytes'] = str_repeat($every, 4);
+    $_SESSION['big'] = $big;
+    $_SESSION['text'] = "Zoë \u{1F600}";
+}
+$user = $_SESSION['user'] ?? null;
+$result = [
+    'id' => session_id(),
+    'keys' => array_keys($_SESSION),
+    'user' => $user instanceof User ? [$user->id(), bin2hex($user->role()), bin2hex($user->tags['a'])] : null,
+    'bytes' => isset($_SESSION['bytes']) && $_SESSION['bytes'] === str_repeat($every, 4),
+    'big' => isset($_SESSION['big']) && $_SESSION['big'] === $big,
+    'big_length' => strlen($_SESSION['big'] ?? ''),
+    'text' => $_SESSION['text'] ?? null,
+];
+session_write_close();
+ob_end_clean();
+echo json_encode($result), "\n";
+"""
+
+
+def pg_apps() -> list[App]:
+    return [a for a in CONTEXT.get("apps", []) if a["store"] == "postgresql"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pg_app" in metafunc.fixturenames:
+        entries = pg_apps()
+        if entries:
+            metafunc.parametrize("pg_app", entries, ids=[f"{e['name']}:{e['app']}" for e in entries], scope="module")
+        else:
+            metafunc.parametrize("pg_app", [pytest.param(None, marks=pytest.mark.skip(reason="no PostgreSQL apps"))])
+
+
+def store_of(app: App) -> dict[str, Any]:
+    for store in CONTEXT.get("postgresql", []):
+        if store["name"] == app["store_host"]:
+            return dict(store)
+    raise AssertionError(f"store {app['store_host']} is not in the verification context")
+
+
+def store_app(app: App) -> dict[str, Any]:
+    """The store's entry (role, password, table) this app uses: its store_user, or the store's only app."""
+    entries = store_of(app).get("apps") or []
+    if app["store_user"]:
+        return dict(next(e for e in entries if e["name"] == app["store_user"]))
+    assert len(entries) == 1, entries
+    return dict(entries[0])
+
+
+def php(app: App, mode: str, sid: str, seed: str) -> dict[str, Any]:
+    """Run the round-trip script as the app's pool user (a fresh PHP process: a new request)."""
+    host = host_for(app["name"])
+    result = host.run("runuser -u %s -- php -r %s %s %s %s %s", app["user"], PHP, app["config_file"], mode, sid, seed)
+    assert result.rc == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines, result.stderr[-2000:]
+    return dict(json.loads(lines[-1]))
+
+
+def test_objects_binary_and_large_data_survive_a_round_trip(pg_app: App) -> None:
+    seed = secrets.token_hex(8)
+    written = php(pg_app, "write", "new", seed)
+    assert written["user"] == [7, b"admin\0root".hex(), "00"] and written["bytes"] and written["big"], written
+    sid = written["id"]
+    try:
+        read = php(pg_app, "read", sid, seed)
+        assert read["id"] == sid, "the stored session was not adopted (strict mode found no live row)"
+        assert read["user"] == [7, b"admin\0root".hex(), "00"], read
+        assert read["bytes"] is True, read
+        assert read["big"] is True and read["big_length"] == 1048576, read
+        assert read["text"] == "Zo\u00eb \U0001F600", read
+        assert sorted(read["keys"]) == ["big", "bytes", "text", "user"], read
+    finally:
+        _delete(pg_app, sid)
+
+
+def test_stored_row_is_bytea_in_the_apps_own_table(pg_app: App) -> None:
+    seed = secrets.token_hex(8)
+    sid = php(pg_app, "write", "new", seed)["id"]
+    store, entry = store_of(pg_app), store_app(pg_app)
+    try:
+        with _connect(store, entry) as conn:
+            row = conn.execute(sql.SQL("SELECT data, pg_typeof(data)::text FROM {}.{} WHERE session_id = %s")
+                               .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])),
+                               (sid,)).fetchone()
+        assert row is not None and row[1] == "bytea"
+        assert b'User":3:{s:8:"\x00User\x00id";i:7;' in bytes(row[0]), bytes(row[0])[:200]
+    finally:
+        _delete(pg_app, sid)
+
+
+def _connect(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection[Any]:
+    params: dict[str, Any] = {
+        "host": store["host"], "port": int(store["port"]), "dbname": store["database"], "user": entry["name"],
+        "password": entry["password"], "sslmode": "verify-full", "sslrootcert": store["ca_cert_local"],
+        "connect_timeout": 10, "application_name": "session-verify", "autocommit": True,
+    }
+    if str(store["clientcert"]) != "none":
+        params.update(sslcert=entry["client_cert_local"], sslkey=entry["client_key_local"])
+    return psycopg.connect(**params)
+
+
+def _delete(app: App, sid: str) -> None:
+    store, entry = store_of(app), store_app(app)
+    with _connect(store, entry) as conn:
+        conn.execute(sql.SQL("DELETE FROM {}.{} WHERE session_id = %s")
+                     .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])), (sid,))
