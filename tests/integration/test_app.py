@@ -124,7 +124,10 @@ def pg_row(store: Store, sid: str) -> tuple[Any, ...] | None:
         row = conn.execute(
             f'SELECT data, created_at, modified_at FROM "{store["schema"]}"."{store["table"]}" WHERE session_id = %s',
             (sid,)).fetchone()
-    return tuple(row) if row else None
+    if not row:
+        return None
+    # data is bytea (binary-safe sessions): compare it as text here.
+    return (bytes(row[0]).decode("utf-8", "surrogateescape"), *row[1:])
 
 
 def stored(app: App, sid: str, client_cert: tuple[str, str] | None) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 import psycopg
@@ -22,7 +23,9 @@ from psycopg import sql
 
 App = dict[str, Any]
 
-# argv: config file, "write" or "read", session id (read), seed.
+# argv: config file, mode, session id, seed. Modes: write (a new session with
+# the data), read (start the given id), regen (start it, then
+# session_regenerate_id(true)).
 PHP = r"""
 final class User {
     public function __construct(private int $id = 0, protected string $role = '', public array $tags = []) {}
@@ -35,12 +38,15 @@ require_once $config['handler']['file'];
 session_set_save_handler(\SessionKit\PdoSessionHandler::fromConfig($config), true);
 ini_set('session.use_cookies', '0');
 ob_start();
-if ($mode === 'read') {
+if ($mode !== 'write') {
     session_id($sid);
 }
 if (!session_start()) {
     fwrite(STDERR, "session_start failed\n");
     exit(2);
+}
+if ($mode === 'regen') {
+    session_regenerate_id(true);
 }
 $every = '';
 for ($i = 0; $i < 256; $i++) {
@@ -141,6 +147,60 @@ def test_stored_row_is_bytea_in_the_apps_own_table(pg_app: App) -> None:
         assert b'User":3:{s:8:"\x00User\x00id";i:7;' in bytes(row[0]), bytes(row[0])[:200]
     finally:
         _delete(pg_app, sid)
+
+
+def _row(app: App, sid: str) -> tuple[Any, ...] | None:
+    store, entry = store_of(app), store_app(app)
+    with _connect(store, entry) as conn:
+        row = conn.execute(sql.SQL("SELECT created_at, modified_at FROM {}.{} WHERE session_id = %s")
+                           .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])), (sid,)).fetchone()
+    return tuple(row) if row else None
+
+
+def _age(app: App, sid: str, seconds: int) -> None:
+    """Move the row's created_at into the past (modified_at stays: the session is active)."""
+    store, entry = store_of(app), store_app(app)
+    with _connect(store, entry) as conn:
+        conn.execute(sql.SQL("UPDATE {}.{} SET created_at = created_at - %s, modified_at = %s WHERE session_id = %s")
+                     .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])),
+                     (seconds, int(time.time()), sid))
+
+
+def test_session_past_the_absolute_timeout_is_gone(pg_app: App) -> None:
+    """An active session created longer ago than the absolute timeout is not adopted: strict mode gives a new id."""
+    seed = secrets.token_hex(8)
+    sid = php(pg_app, "write", "new", seed)["id"]
+    absolute = int(pg_app["absolute_timeout"])
+    try:
+        _age(pg_app, sid, absolute - 60)
+        assert php(pg_app, "read", sid, seed)["id"] == sid, "control: a session inside the absolute timeout"
+        _age(pg_app, sid, 120)
+        read = php(pg_app, "read", sid, seed)
+        assert read["id"] != sid and read["user"] is None and read["keys"] == [], read
+        _delete(pg_app, read["id"])
+    finally:
+        _delete(pg_app, sid)
+
+
+def test_regeneration_keeps_created_at(pg_app: App) -> None:
+    """session_regenerate_id() moves the data to a new id without restarting the absolute timeout."""
+    seed = secrets.token_hex(8)
+    sid = php(pg_app, "write", "new", seed)["id"]
+    new = ""
+    try:
+        _age(pg_app, sid, 3600)
+        before = _row(pg_app, sid)
+        assert before is not None
+        regenerated = php(pg_app, "regen", sid, seed)
+        new = regenerated["id"]
+        assert new != sid and regenerated["user"] == [7, b"admin\0root".hex(), "00"], regenerated
+        assert _row(pg_app, sid) is None, "regenerate_id(true) must delete the old row"
+        after = _row(pg_app, new)
+        assert after is not None and after[0] == before[0], (before, after)
+    finally:
+        _delete(pg_app, sid)
+        if new:
+            _delete(pg_app, new)
 
 
 def _connect(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection[Any]:

@@ -278,6 +278,11 @@ def client_apps(apps: Iterable[Mapping[str, Any]], clients_dir: str) -> list[dic
     } for app in apps]
 
 
+def role_settings(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Per-role settings as postgresql_user's configuration wants them (string values, booleans on/off)."""
+    return {str(k): ("on" if v else "off") if isinstance(v, bool) else str(v) for k, v in settings.items()}
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
@@ -294,4 +299,5 @@ class FilterModule:
             "postgresql_session_store_weak_ciphers": weak_ciphers,
             "postgresql_session_store_extra_grants": extra_grants,
             "postgresql_session_store_client_apps": client_apps,
+            "postgresql_session_store_role_settings": role_settings,
         }
