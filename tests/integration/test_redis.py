@@ -474,5 +474,6 @@ def test_no_secret_in_ansible_output(redis_store: Store, ansible_log: str | None
     if ansible_log is None:
         pytest.skip("no Ansible log of this run (set ANSIBLE_LOG_PATH)")
     assert "redis_session_store" in ansible_log, "log does not hold the converge"
-    for secret in [redis_store["admin_password"]] + [u["password"] for u in redis_store["app_users"]]:
+    secrets = [redis_store["admin_password"], reload_secret(redis_store)]
+    for secret in secrets + [u["password"] for u in redis_store["app_users"]]:
         assert secret not in ansible_log
