@@ -14,9 +14,10 @@ import time
 import uuid
 from typing import Any
 
+import conftest
 import pytest
 import redis
-from conftest import host_for, no_retry
+from conftest import files_containing, host_for, no_retry
 from tlsprobe import client_context, handshake, openssl_groups_handshake
 
 Store = dict[str, Any]
@@ -184,6 +185,20 @@ def test_acl_stores_only_password_hashes(admin: redis.Redis, redis_store: Store)
     assert " off " in f" {default} " and "#" not in default and "nopass" not in default
 
 
+def reload_secret_file(store: Store) -> str:
+    return f"/etc/session-kit/secrets/{store['service']}-tls-reload"
+
+
+def reload_secret(store: Store) -> str:
+    """The TLS reload user's password, read on the host (it never leaves it otherwise)."""
+    host = host_for(store["name"])
+    secret = str(host.file(reload_secret_file(store)).content_string)
+    assert len(secret) == 64, "the reload secret is missing or malformed"
+    if secret not in conftest.SECRETS:  # failure reports redact it like the context's passwords
+        conftest.SECRETS.append(secret)
+    return secret
+
+
 # --- app user: least privilege -----------------------------------------------
 
 def test_app_user_can_do_session_work(app: redis.Redis, redis_store: Store) -> None:
@@ -207,6 +222,36 @@ def test_app_user_can_do_session_work(app: redis.Redis, redis_store: Store) -> N
         assert app.evalsha(hashlib.sha1(LOCK_RELEASE.encode()).hexdigest(), 1, lock, token) == 0
     assert app.delete(sid) == 1
     assert app.setex(sid, 60, "x") and app.unlink(sid) == 1
+
+
+def users_with_locking(store: Store, locking: bool) -> list[dict[str, Any]]:
+    users = [u for u in store["app_users"] if bool(u.get("locking", True)) == locking]
+    if not users:
+        pytest.skip(f"no app user with locking={locking} on this store")
+    return users
+
+
+def test_users_with_locking_release_locks_by_eval(redis_store: Store, client_cert: tuple[str, str] | None) -> None:
+    for user in users_with_locking(redis_store, True):
+        conn = connect(redis_store, client_cert, user["name"], user["password"])
+        lock, token = f"{user['key_prefix']}{uuid.uuid4().hex}_LOCK", uuid.uuid4().hex
+        assert conn.set(lock, token, nx=True, ex=30)
+        assert conn.eval(LOCK_RELEASE, 1, lock, token) == 1
+        assert conn.exists(lock) == 0
+
+
+def test_users_without_locking_get_no_eval(redis_store: Store, client_cert: tuple[str, str] | None) -> None:
+    """EVAL/EVALSHA (phpredis' lock release) only for users with locking on."""
+    for user in users_with_locking(redis_store, False):
+        conn = connect(redis_store, client_cert, user["name"], user["password"])
+        lock, token = f"{user['key_prefix']}{uuid.uuid4().hex}_LOCK", uuid.uuid4().hex
+        assert conn.set(lock, token, nx=True, ex=30)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            conn.eval(LOCK_RELEASE, 1, lock, token)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            conn.evalsha(hashlib.sha1(LOCK_RELEASE.encode()).hexdigest(), 1, lock, token)
+        assert conn.get(lock) == token, "the lock must still be there"
+        assert conn.delete(lock) == 1
 
 
 def test_app_user_cannot_touch_keys_outside_its_prefix(app: redis.Redis, redis_store: Store) -> None:
@@ -301,6 +346,57 @@ def test_server_settings(admin: redis.Redis, redis_store: Store) -> None:
     assert cfg["tls-auth-clients"] == redis_store["tls_auth_clients"]
 
 
+def test_user_data_is_hidden_from_the_log(admin: redis.Redis, redis_store: Store) -> None:
+    """hide-user-data-from-log is on wherever the server knows it: Redis 8.0
+    (default no) and Valkey 8.1 on Debian 13; Redis 7.0 (Debian 12) lacks it."""
+    info = admin.info("server")
+    version = int(str(info.get("valkey_version") or info["redis_version"]).split(".", 1)[0])
+    setting = admin.config_get("hide-user-data-from-log")
+    if redis_store["engine"] == "valkey" or version >= 8:
+        assert setting == {"hide-user-data-from-log": "yes"}
+    else:
+        assert setting == {}, "the server knows the setting now: enable it in vars/"
+
+
+# --- TLS reload user: CONFIG SET and nothing else ------------------------------------
+
+@pytest.fixture
+def reloader(redis_store: Store, client_cert: tuple[str, str] | None) -> redis.Redis:
+    return connect(redis_store, client_cert, redis_store["reload_user"], reload_secret(redis_store))
+
+
+def test_reload_user_rereads_the_tls_files(reloader: redis.Redis, admin: redis.Redis) -> None:
+    cert = str(admin.config_get("tls-cert-file")["tls-cert-file"])
+    assert reloader.config_set("tls-cert-file", cert)
+    assert admin.ping(), "a connection opened before the reload still works"
+
+
+@pytest.mark.parametrize("command", [
+    ("PING",), ("GET", "app1:sess:x"), ("SET", "app1:sess:x", "1"), ("KEYS", "*"), ("SCAN", "0"),
+    ("CONFIG", "GET", "*"), ("CONFIG", "REWRITE"), ("FLUSHALL",), ("ACL", "LIST"), ("ACL", "SETUSER", "x"),
+    ("INFO",), ("CLIENT", "LIST"), ("MONITOR",), ("EVAL", "return 1", "0"), ("SHUTDOWN",), ("SAVE",),
+    ("REPLICAOF", "127.0.0.1", "6390"), ("SUBSCRIBE", "news"),
+])
+def test_reload_user_can_do_nothing_else(reloader: redis.Redis, command: tuple[str, ...]) -> None:
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reloader.execute_command(*command)
+
+
+@pytest.mark.parametrize("setting,value", [("dir", "/tmp"), ("dbfilename", "x.rdb")])
+def test_reload_user_cannot_change_protected_configs(reloader: redis.Redis, admin: redis.Redis, setting: str,
+                                                     value: str) -> None:
+    with pytest.raises(redis.exceptions.ResponseError, match="(?i)protected"):
+        reloader.config_set(setting, value)
+    assert admin.config_get(setting)[setting] != value
+
+
+def test_reload_secret_is_root_only(redis_store: Store) -> None:
+    host = host_for(redis_store["name"])
+    folder, secret = host.file("/etc/session-kit/secrets"), host.file(reload_secret_file(redis_store))
+    assert (folder.user, folder.group, folder.mode) == ("root", "root", 0o700)
+    assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600)
+
+
 # --- host: files and secrets ------------------------------------------------------
 
 def test_file_owners_and_modes(redis_store: Store) -> None:
@@ -327,8 +423,9 @@ def test_no_plaintext_secret_under_etc(redis_store: Store) -> None:
     host = host_for(redis_store["name"])
     secrets = [redis_store["admin_password"]] + [u["password"] for u in redis_store["app_users"]]
     for secret in secrets:
-        hits = host.run("grep -rlF -- %s /etc", secret)
-        assert hits.rc == 1 and hits.stdout.strip() == "", hits.stdout
+        assert files_containing(host, secret, ["/etc"]) == []
+    # The reload user's password lives in its root-only file and nowhere else.
+    assert files_containing(host, reload_secret(redis_store), ["/etc"]) == [reload_secret_file(redis_store)]
 
 
 def test_server_runs_unprivileged_and_sandboxed(redis_store: Store) -> None:
@@ -377,5 +474,6 @@ def test_no_secret_in_ansible_output(redis_store: Store, ansible_log: str | None
     if ansible_log is None:
         pytest.skip("no Ansible log of this run (set ANSIBLE_LOG_PATH)")
     assert "redis_session_store" in ansible_log, "log does not hold the converge"
-    for secret in [redis_store["admin_password"]] + [u["password"] for u in redis_store["app_users"]]:
+    secrets = [redis_store["admin_password"], reload_secret(redis_store)]
+    for secret in secrets + [u["password"] for u in redis_store["app_users"]]:
         assert secret not in ansible_log

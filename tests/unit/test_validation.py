@@ -31,6 +31,11 @@ GOOD_REDIS: dict[str, Any] = {
 PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
 
 
+def _redis_user(**override: Any) -> dict[str, Any]:
+    """GOOD_REDIS with its one app user changed."""
+    return {"redis_session_store_app_users": [{**GOOD_REDIS["redis_session_store_app_users"][0], **override}]}
+
+
 def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(
@@ -66,6 +71,54 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                           "redis_session_store_tls_cert_src"),
     "evicting keys without TTL": ({"redis_session_store_maxmemory_policy": "allkeys-lru"},
                                   "redis_session_store_maxmemory_policy"),
+    # A tab splits the ACL rule: "~app:<TAB>~*" would grant every key.
+    "tab in key prefix": (_redis_user(key_prefix="app:\t~"), "redis_session_store_app_users[0] (app).key_prefix"),
+    "space in key prefix": (_redis_user(key_prefix="app: ~"), "redis_session_store_app_users[0] (app).key_prefix"),
+    "trailing newline in key prefix": (_redis_user(key_prefix="app:sess:\n"),
+                                       "redis_session_store_app_users[0] (app).key_prefix"),
+    "ACL metacharacter in key prefix": (_redis_user(key_prefix="app:%R~"),
+                                        "redis_session_store_app_users[0] (app).key_prefix"),
+    "tab in user name": (_redis_user(name="app\t+@all"), "redis_session_store_app_users[0].name"),
+    "trailing newline in user name": (_redis_user(name="app\n"), "redis_session_store_app_users[0].name"),
+    "ACL metacharacter in user name": (_redis_user(name="app>x"), "redis_session_store_app_users[0].name"),
+    "user named like the TLS reload user": (_redis_user(name="kit-tls-reload"),
+                                            "redis_session_store_app_users[0] (kit-tls-reload).name"),
+    "overlapping key prefixes": ({"redis_session_store_app_users": [
+        {"name": "shop", "password": "B" * 24, "key_prefix": "shop:"},
+        {"name": "shop2", "password": "C" * 24, "key_prefix": "shop:eu:"}]},
+        "redis_session_store_app_users[0] (shop).key_prefix"),
+    "equal key prefixes": ({"redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "s:"},
+        {"name": "b", "password": "C" * 24, "key_prefix": "s:"}]},
+        "redis_session_store_app_users[0] (a).key_prefix"),
+    "duplicate user name": ({"redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
+        {"name": "a", "password": "C" * 24, "key_prefix": "b:"}]},
+        "redis_session_store_app_users holds the user name 'a' twice"),
+    **{f"app command {c}": (_redis_user(commands=["get", c]), "redis_session_store_app_users[0] (app).commands")
+       for c in ("keys", "scan", "config", "config|get", "flushall", "flushdb", "debug", "monitor", "acl",
+                 "+@all", "@dangerous", "get ~*")},
+    "default command list with FLUSHALL": ({"redis_session_store_app_commands": ["get", "set", "flushall"]},
+                                           "redis_session_store_app_commands"),
+    "EVAL granted outside locking": (_redis_user(commands=["get", "set", "eval"]),
+                                     "redis_session_store_app_users[0] (app).commands"),
+    "locking not a boolean": (_redis_user(locking="no"), "redis_session_store_app_users[0] (app).locking"),
+    "min password length below 16": ({"redis_session_store_min_password_length": 8},
+                                     "redis_session_store_min_password_length"),
+    "weak TLS 1.2 ciphers": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:ALL"},
+                             "redis_session_store_tls_ciphers"),
+    "NULL cipher": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-NULL-SHA"}, "redis_session_store_tls_ciphers"),
+    "low security level": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=1"},
+                           "redis_session_store_tls_ciphers"),
+    "weak TLS 1.3 suites": ({"redis_session_store_tls_ciphersuites": "TLS_AES_128_GCM_SHA256:DEFAULT"},
+                            "redis_session_store_tls_ciphersuites"),
+    "placeholder admin password": ({"redis_session_store_admin_password": "CHANGE-ME-redis-admin-password"},
+                                   "redis_session_store_admin_password"),
+    "placeholder app password": (_redis_user(password="change-me-please-0123456789"),
+                                 "redis_session_store_app_users[0] (app).password"),
+    "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
+    "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
+                                              "session_pki_renew_days"),
 }
 
 

@@ -50,6 +50,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _flag(value: Any) -> bool:
+    """A boolean inventory value, also when a template rendered it as text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 def effective(apps: list[Mapping[str, Any]], defaults: Mapping[str, Any], host: str) -> list[dict[str, Any]]:
     """Every app with all optional keys filled in from the role defaults."""
     result = []
@@ -163,12 +170,12 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
         children = app["max_children"]
         if children is None or children < 1:
             errors.append(f"{_var(index, app, 'max_children')} (or php_session_app_pm_max_children) must be >= 1.")
-        errors.extend(_store_problems(index, app, raw, groups, hostvars))
+        errors.extend(_store_problems(index, app, raw, groups, hostvars, defaults))
     return errors
 
 
 def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], groups: Mapping[str, Any],
-                    hostvars: Any) -> list[str]:
+                    hostvars: Any, defaults: Mapping[str, Any] | None = None) -> list[str]:
     store = app["store"]
     if store == "files":
         if raw.get("store_user") or raw.get("store_group"):
@@ -191,6 +198,13 @@ def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], 
         if user not in users:
             return [f"{_var(index, app, 'store_user')}: {user!r} is not in redis_session_store_app_users of "
                     f"{host} (known: {', '.join(sorted(users)) or 'none'})."]
+        # phpredis releases its lock with EVAL/EVALSHA, which the store grants
+        # only to users with locking on: a mismatch would leave locks to expire.
+        locking = _flag((defaults or {}).get("redis_locking", True))
+        if locking and not _flag(users[user].get("locking", True)):
+            return [f"php_session_app_redis_locking is on but {_var(index, app, 'store_user')} {user!r} has "
+                    f"locking off in redis_session_store_app_users of {host} (no EVAL/EVALSHA to release "
+                    "locks): turn locking on for that user, or php_session_app_redis_locking off."]
         return []
     # postgresql: one login role and table per app (postgresql_session_store_apps).
     entries = _pg_apps(view)

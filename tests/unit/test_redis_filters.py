@@ -1,0 +1,98 @@
+"""Filters of redis_session_store and the Redis side of php_session_app's checks.
+
+The parametrized table in test_validation.py proves each refusal through a
+real role run; these call the filters directly for what a table row cannot
+show cheaply: good input yields no problem, messages never carry a secret,
+and an app with locking is refused a store user without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(role: str) -> ModuleType:
+    path = ROOT / "roles" / role / "filter_plugins" / f"{role}.py"
+    spec = importlib.util.spec_from_file_location(f"{role}_filters", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REDIS = _load("redis_session_store")
+APP = _load("php_session_app")
+SECRET = "S3cret-" + "x" * 20
+
+
+def settings(**override: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "min_password_length": 16, "admin_user": "kitadmin", "admin_password": "A" * 24,
+        "reload_user": "kit-tls-reload",
+        "app_users": [{"name": "shop", "password": SECRET, "key_prefix": "shop:sess:"},
+                      {"name": "blog", "password": SECRET, "key_prefix": "blog:sess:", "locking": False}],
+        "app_commands": ["auth", "hello", "select", "ping", "echo", "get", "getex", "set", "setex", "exists",
+                         "del", "unlink", "expire"],
+        "tls_ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:!aNULL",
+        "tls_ciphersuites": "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384",
+    }
+    return {**base, **override}
+
+
+def test_good_input_has_no_problem() -> None:
+    assert REDIS.problems(settings()) == []
+
+
+@pytest.mark.parametrize("prefix", ["a:\t~", "a:\n", "a:*", "a b", "a:[x]", "", "a:%RW~"])
+def test_bad_prefixes_never_leak_the_password(prefix: str) -> None:
+    users = [{"name": "shop", "password": SECRET, "key_prefix": prefix}]
+    errors = REDIS.problems(settings(app_users=users))
+    assert errors and all("key_prefix" in e for e in errors)
+    assert not any(SECRET in e for e in errors)
+
+
+def test_prefix_overlap_is_reported_once_per_pair() -> None:
+    users = [{"name": "a", "password": SECRET, "key_prefix": "s:"},
+             {"name": "b", "password": SECRET, "key_prefix": "s:b:"},
+             {"name": "c", "password": SECRET, "key_prefix": "t:"}]
+    errors = REDIS.problems(settings(app_users=users))
+    assert len(errors) == 1 and "[0] (a).key_prefix" in errors[0] and "[1] (b)" in errors[0]
+
+
+def test_users_view_fills_locking() -> None:
+    view = REDIS.users_view([{"name": "a"}, {"name": "b", "locking": False}])
+    assert [u["locking"] for u in view] == [True, False]
+
+
+# --- php_session_app: locking on the app needs a store user with locking ---------------
+
+DEFAULTS = {"idle_timeout": 1800, "absolute_timeout": 28800, "cookie_name_prefix": "__Host-",
+            "cookie_samesite": "Strict", "pm_max_children": 5, "probe_enabled": False,
+            "config_dir": "/etc/session-kit/php", "files_dir": "/var/lib/php-session-app"}
+GROUPS = {"redis_session_stores": ["fake-redis"]}
+
+
+def _hostvars(locking: bool | None) -> dict[str, Any]:
+    user: dict[str, Any] = {"name": "shop", "password": SECRET, "key_prefix": "shop:sess:"}
+    if locking is not None:
+        user["locking"] = locking
+    view = {"name": "fake-redis", "host": "127.0.0.1", "port": 6379, "tls_auth_clients": "no", "app_users": [user]}
+    return {"fake-redis": {"redis_session_store_client": view}}
+
+
+@pytest.mark.parametrize(("app_locking", "user_locking", "refused"), [
+    (True, False, True), ("True", False, True), (True, True, False), (True, None, False),
+    (False, False, False), ("False", False, False),
+])
+def test_app_locking_needs_store_user_locking(app_locking: Any, user_locking: bool | None, refused: bool) -> None:
+    apps = [{"name": "shop", "store": "redis", "store_user": "shop"}]
+    errors = APP.problems(apps, {**DEFAULTS, "redis_locking": app_locking}, GROUPS, _hostvars(user_locking), "web1")
+    assert any("php_session_app_redis_locking" in e for e in errors) == refused, errors
+    assert not any(SECRET in e for e in errors)
