@@ -256,6 +256,7 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                      "absolute_timeout": 300}), "postgresql_session_store_apps[2]"),
     "role absolute below idle": ({"postgresql_session_store_absolute_timeout": 60},
                                  "postgresql_session_store_absolute_timeout"),
+    "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
 }
 
 
