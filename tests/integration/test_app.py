@@ -365,16 +365,23 @@ def test_absolute_timeout_ends_a_logged_in_session(php_app: App, client_cert: tu
     absolute, idle = int(php_app["absolute_timeout"]), int(php_app["idle_timeout"])
     if absolute > 20:
         pytest.skip(f"absolute timeout {absolute}s: the scenario's short-lived app proves it")
-    sid = request(php_app, "POST", "/probe/login", new_session(php_app)).json()["id"]
-    login = time.time()
-    count = 1
-    # Keep it busy: a request every half idle timeout until just before the deadline.
-    while time.time() - login < absolute - 1:
+    pre = new_session(php_app)
+    before = time.time()
+    sid = request(php_app, "POST", "/probe/login", pre).json()["id"]
+    after = time.time()
+    data = stored(php_app, sid, client_cert)
+    assert data is not None and "login" in probe_state(data), f"no login time under {PROBE_KEY!r}: {data!r}"
+    # Busy: a request every half idle timeout. Before the deadline the session
+    # goes on; around it (clock granularity) either; after it, it is refused.
+    count, alive_until = 1, 0.0
+    while (now := time.time()) < after + absolute + 1.5:
         body = request(php_app, "GET", "/probe/session", sid).json()
-        count += 1
-        assert body == {"id": sid, "count": count}, f"ended early ({time.time() - login:.1f}s): {body}"
-        time.sleep(min(idle / 2, max(0.0, absolute - 1 - (time.time() - login))))
-    time.sleep(max(0.0, login + absolute + 1.5 - time.time()))
+        if now < before + absolute - 1.5:
+            count += 1
+            assert body == {"id": sid, "count": count}, f"ended early ({now - before:.1f}s): {body}"
+            alive_until = now - before
+        time.sleep(min(idle / 2, max(0.0, after + absolute + 1.5 - time.time())))
+    assert alive_until > idle, f"the session must outlive the idle timeout first ({alive_until:.1f}s)"
     response = request(php_app, "GET", "/probe/session", sid)
     body = response.json()
     assert body["id"] != sid and body["count"] == 1, f"over-age session resumed: {body}"
@@ -447,7 +454,8 @@ def test_app_servers_send_the_security_headers(php_app: App) -> None:
     """Referrer-Policy and Content-Security-Policy as the inventory sets them (default: no-referrer, no framing)."""
     response = request(php_app, "GET", "/", status=None)
     assert response.status_code in (200, 403, 404), response.status_code
-    headers = php_app.get("headers") or {}
+    headers = php_app.get("headers")
+    assert isinstance(headers, dict), "the client view does not say which security headers the app sends"
     for header in ("Referrer-Policy", "Content-Security-Policy"):
         expected = headers.get(header, "")
         if expected:
