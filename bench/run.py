@@ -298,7 +298,7 @@ def php_bench(results: dict[str, Any], pool_list: list[dict[str, Any]], missing:
         name = f"kit_probe_{store}"
         if only and name not in only:
             continue
-        if url.startswith("https://127.0.0.1:") and curl_check_probe(url):
+        if url.startswith(("https://127.0.0.1:", "https://localhost:")) and curl_check_probe(url):
             targets[name] = (url, str(app.get("cookie_name", "")))
         else:
             php[name] = {"rps": None, "p50_ms": None, "p99_ms": None, "note": f"not available: {url}"}

@@ -1,15 +1,22 @@
 """PHP session apps (role php_session_app), proven over real HTTPS.
 
 The suite is the browser and the attacker: it talks to each app's live probe
-through nginx with the kit's CA, reads the raw Set-Cookie and Cache-Control
-headers, and checks in the store itself (Redis as admin through its
-published port, PostgreSQL as the application role with verify-full, the
-files directory over the inventory connection) that the session is where
-the app says it is, with the lifetime the inventory asks for.
+through nginx with the kit's CA (asking for the app's server name: nginx
+refuses other names), reads the raw Set-Cookie and Cache-Control headers, and
+checks in the store itself (Redis as admin through its published port,
+PostgreSQL as the application role with verify-full, the files directory over
+the inventory connection) that the session is where the app says it is, with
+the lifetime the inventory asks for.
+
+The probe is a verification instrument that an inventory may leave off
+(php_session_app_probe_enabled: false, the default): the checks that need it
+are then skipped with the reason "probe disabled", never failed.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import ssl
 import time
@@ -19,7 +26,8 @@ import psycopg
 import pytest
 import redis
 import requests
-from conftest import CONTEXT, host_for, no_retry
+from conftest import CONTEXT, files_containing, host_for, no_retry
+from requests.adapters import HTTPAdapter
 from tlsprobe import client_context, handshake
 
 App = dict[str, Any]
@@ -50,17 +58,51 @@ def store_of(app: App) -> Store:
     raise AssertionError(f"store {app['store_host']} of {_app_id(app)} is not in the verification context")
 
 
+PROBE_KEY = "_kit_probe"
+
+
 def needs_probe(app: App) -> None:
+    """Skip (never fail) a probe-based check on an app that does not serve the probe."""
     if not app["probe"]:
-        pytest.skip("the probe is off for this app")
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split("[")[0].split(" ")[0]
+        pytest.skip(f"probe disabled on {_app_id(app)} (php_session_app_probe_enabled: false): {test} not run")
 
 
-def request(app: App, method: str, path: str, sid: str | None = None) -> requests.Response:
-    headers = {"Cookie": f"{app['cookie_name']}={sid}"} if sid else {}
-    response = requests.request(method, app["url"].rstrip("/") + path, headers=headers, verify=app["ca_cert_local"],
-                                timeout=15, allow_redirects=False)
-    assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text[:300]}"
+class _ServerNameAdapter(HTTPAdapter):
+    """HTTPS to the URL's address, but TLS SNI and certificate check for the app's server name.
+
+    nginx refuses handshakes for names no app serves, and a URL with an IP
+    address sends none: a browser would use the name, so does the suite.
+    """
+
+    def __init__(self, server_name: str) -> None:
+        self._server_name = server_name
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(server_hostname=self._server_name, assert_hostname=self._server_name)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def request(app: App, method: str, path: str, sid: str | None = None, status: int | None = 200) -> requests.Response:
+    """One HTTPS request to the app by its server name (status None: any status)."""
+    headers = {"Host": app["server_name"]}
+    if sid:
+        headers["Cookie"] = f"{app['cookie_name']}={sid}"
+    with requests.Session() as session:
+        session.mount("https://", _ServerNameAdapter(app["server_name"]))
+        response = session.request(method, app["url"].rstrip("/") + path, headers=headers,
+                                   verify=app["ca_cert_local"], timeout=15, allow_redirects=False)
+    if status is not None:
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text[:300]}"
     return response
+
+
+def probe_state(data: str) -> dict[str, int]:
+    """The probe's part of a stored session: asserts it is the session's only key; its int fields."""
+    match = re.fullmatch(PROBE_KEY + r'\|a:\d+:\{((?:s:\d+:"\w+";i:\d+;)*)\}', data)
+    assert match, f"the probe must keep everything under {PROBE_KEY!r} only: {data!r}"
+    return {k: int(v) for k, v in re.findall(r's:\d+:"(\w+)";i:(\d+);', match.group(1))}
 
 
 def set_cookies(response: requests.Response) -> list[tuple[str, str, dict[str, str]]]:
@@ -130,6 +172,13 @@ def pg_row(store: Store, sid: str) -> tuple[Any, ...] | None:
     return (bytes(row[0]).decode("utf-8", "surrogateescape"), *row[1:])
 
 
+def _text(value: Any) -> str:
+    """Session data as text, whether the store keeps text or bytes."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
 def stored(app: App, sid: str, client_cert: tuple[str, str] | None) -> str | None:
     """The session's data as the store holds it (None: not stored)."""
     if app["store"] == "redis":
@@ -138,7 +187,7 @@ def stored(app: App, sid: str, client_cert: tuple[str, str] | None) -> str | Non
         return None if value is None else str(value)
     if app["store"] == "postgresql":
         row = pg_row(store_of(app), sid)
-        return None if row is None else str(row[0])
+        return None if row is None else _text(row[0])
     host = host_for(app["name"])
     path = f"{app['files_dir']}/sess_{sid}"
     return str(host.file(path).content_string) if host.file(path).exists else None
@@ -186,7 +235,7 @@ def test_count_round_trips_through_the_store(php_app: App, client_cert: tuple[st
     assert response.json() == {"id": sid, "count": 2}
     assert session_cookie(php_app, response) is None, "a resumed session must not get a new cookie"
     data = stored(php_app, sid, client_cert)
-    assert data is not None and "count|i:2;" in data, data
+    assert data is not None and probe_state(data) == {"count": 2}, data
 
 
 def test_redis_key_carries_the_idle_timeout(php_app: App, client_cert: tuple[str, str] | None) -> None:
@@ -208,7 +257,7 @@ def test_postgresql_row_is_written_with_timestamps(php_app: App) -> None:
     row = pg_row(store_of(php_app), sid)
     assert row is not None
     data, created_at, modified_at = row
-    assert "count|i:1;" in data
+    assert probe_state(_text(data)) == {"count": 1}
     assert abs(int(created_at) - time.time()) < 60 and modified_at is None
     request(php_app, "GET", "/probe/session", sid)
     row = pg_row(store_of(php_app), sid)
@@ -302,6 +351,46 @@ def test_login_regenerates_the_id_and_kills_the_old_one(php_app: App, client_cer
     assert replay["id"] not in (old, new) and replay["count"] == 1
     # The new id carries the session on.
     assert request(php_app, "GET", "/probe/session", new).json() == {"id": new, "count": 3}
+    # The login time lives under the probe's reserved key; nothing like "user" is written.
+    data = stored(php_app, new, client_cert)
+    assert data is not None, "the logged-in session is not stored"
+    state = probe_state(data)
+    assert state["count"] == 3 and abs(state["login"] - time.time()) < 60, state
+
+
+def test_absolute_timeout_ends_a_logged_in_session(php_app: App, client_cert: tuple[str, str] | None) -> None:
+    """An active session (requests well within the idle timeout) ends at the absolute timeout after login.
+
+    The store only enforces the idle timeout (Redis TTL); the absolute one is
+    the app's job (role README): the probe does it as apps must.
+    """
+    needs_probe(php_app)
+    absolute, idle = int(php_app["absolute_timeout"]), int(php_app["idle_timeout"])
+    if absolute > 20:
+        pytest.skip(f"absolute timeout {absolute}s: the scenario's short-lived app proves it")
+    pre = new_session(php_app)
+    before = time.time()
+    sid = request(php_app, "POST", "/probe/login", pre).json()["id"]
+    after = time.time()
+    data = stored(php_app, sid, client_cert)
+    assert data is not None and "login" in probe_state(data), f"no login time under {PROBE_KEY!r}: {data!r}"
+    # Busy: a request every half idle timeout. Before the deadline the session
+    # goes on; around it (clock granularity) either; after it, it is refused.
+    count, alive_until = 1, 0.0
+    while (now := time.time()) < after + absolute + 1.5:
+        body = request(php_app, "GET", "/probe/session", sid).json()
+        if now < before + absolute - 1.5:
+            count += 1
+            assert body == {"id": sid, "count": count}, f"ended early ({now - before:.1f}s): {body}"
+            alive_until = now - before
+        time.sleep(min(idle / 2, max(0.0, after + absolute + 1.5 - time.time())))
+    assert alive_until > idle, f"the session must outlive the idle timeout first ({alive_until:.1f}s)"
+    response = request(php_app, "GET", "/probe/session", sid)
+    body = response.json()
+    assert body["id"] != sid and body["count"] == 1, f"over-age session resumed: {body}"
+    cookie = session_cookie(php_app, response)
+    assert cookie and cookie[0] == body["id"]
+    assert stored(php_app, sid, client_cert) is None, "the over-age session is still stored"
 
 
 def test_idle_session_expires(php_app: App, client_cert: tuple[str, str] | None) -> None:
@@ -328,16 +417,63 @@ def _host_port(app: App) -> tuple[str, int]:
 
 def test_tls_follows_the_intermediate_profile(php_app: App) -> None:
     host, port = _host_port(php_app)
+    name = php_app["server_name"]
     ca = php_app["ca_cert_local"]
     old = client_context(ca, min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
-    assert not handshake(host, port, host, old).ok
+    assert not handshake(host, port, name, old).ok
     weak = client_context(ca, max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA")
-    assert not handshake(host, port, host, weak).ok
+    assert not handshake(host, port, name, weak).ok
     good = client_context(ca, max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
-    result = handshake(host, port, host, good)
+    result = handshake(host, port, name, good)
     assert result.ok and result.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256", result
-    modern = handshake(host, port, host, client_context(ca, min_version=ssl.TLSVersion.TLSv1_3))
+    modern = handshake(host, port, name, client_context(ca, min_version=ssl.TLSVersion.TLSv1_3))
     assert modern.ok and modern.version == "TLSv1.3", modern
+
+
+def _unverified() -> ssl.SSLContext:
+    """A client that accepts any certificate: a failed handshake is the server's refusal."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])
+def test_unknown_server_names_are_refused(php_app: App, version: ssl.TLSVersion) -> None:
+    """nginx's default server refuses the handshake for a name no app serves, and without SNI."""
+    host, port = _host_port(php_app)
+    ctx = _unverified()
+    ctx.minimum_version = ctx.maximum_version = version
+    known = handshake(host, port, php_app["server_name"], ctx)
+    assert known.ok, known
+    for name in ("unknown.invalid", "store.example.org"):
+        refused = handshake(host, port, name, ctx)
+        assert not refused.ok, f"handshake for {name!r} accepted: {refused}"
+    anonymous = handshake(host, port, None, ctx)  # type: ignore[arg-type]  # no SNI, as for an IP address
+    assert not anonymous.ok, f"handshake without SNI accepted: {anonymous}"
+
+
+def test_app_servers_send_the_security_headers(php_app: App) -> None:
+    """Referrer-Policy and Content-Security-Policy as the inventory sets them (default: no-referrer, no framing)."""
+    response = request(php_app, "GET", "/", status=None)
+    assert response.status_code in (200, 403, 404), response.status_code
+    headers = php_app.get("headers")
+    assert isinstance(headers, dict), "the client view does not say which security headers the app sends"
+    for header in ("Referrer-Policy", "Content-Security-Policy"):
+        expected = headers.get(header, "")
+        if expected:
+            assert response.headers.get(header) == expected, (header, response.headers.get(header))
+        else:
+            assert header not in response.headers, header
+
+
+def test_probe_is_gone_when_disabled(php_app: App) -> None:
+    """An app without the probe answers 404 on /probe/* and starts no session there."""
+    if php_app["probe"]:
+        pytest.skip(f"probe enabled on {_app_id(php_app)}: the probe-based checks use it")
+    for method, path in (("GET", "/probe/session"), ("POST", "/probe/login")):
+        response = request(php_app, method, path, status=404)
+        assert session_cookie(php_app, response) is None, f"{method} {path} started a session"
 
 
 # --- host: files, modes, enforced settings ---------------------------------------------------------
@@ -352,8 +488,8 @@ def test_files_holding_secrets_are_not_world_readable(php_app: App) -> None:
         store = store_of(php_app)
         secret = (next(u["password"] for u in store["app_users"] if u["name"] == php_app["store_user"])
                   if php_app["store"] == "redis" else store["app_password"])
-        hits = host.run("grep -rlF -- %s /etc /usr/local/share /var/www", secret).stdout.split()
-        assert sorted(hits) and all(not host.file(p).mode & 0o004 for p in hits), hits
+        hits = files_containing(host, secret, ["/etc", "/usr/local/share", "/var/www"])
+        assert hits and all(not host.file(p).mode & 0o004 for p in hits), hits
         assert php_app["config_file"] in hits
 
 

@@ -51,7 +51,8 @@ def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool = Tr
         "children": {
             "redis_session_stores": {"hosts": {"fake-redis": {"redis_session_store_client": REDIS_VIEW}
                                                if redis_view else {}}},
-            "postgresql_session_stores": {"hosts": {"fake-pg": {"postgresql_session_store_client": PG_VIEW}}},
+            "postgresql_session_stores": {"hosts": {"fake-pg": {"postgresql_session_store_client": PG_VIEW,
+                                                                "ansible_host": "pg1.example.org"}}},
             "empty_stores": {"hosts": {}},
         },
     }}
@@ -75,6 +76,13 @@ def apps_with(index: int, **changes: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in a.items() if v is not None} for a in apps]
 
 
+def apps_plus(**app: Any) -> list[dict[str, Any]]:
+    return [dict(a) for a in GOOD_APPS] + [app]
+
+
+GOOD_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+
+# One row per refused value: (role variables, the variable the message must name).
 CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown store": ({"php_session_app_apps": apps_with(0, store="memcached")}, "store"),
     "bad app name": ({"php_session_app_apps": apps_with(0, name="Shop!")}, "php_session_app_apps[0]"),
@@ -100,6 +108,65 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "cookie name with a separator": ({"php_session_app_apps": apps_with(0, cookie_name="a;b")}, "cookie_name"),
     "pool runs as root": ({"php_session_app_apps": apps_with(2, user="root")}, "php_session_app_apps[2] (notes).user"),
     "weak TLS version": ({"php_session_app_tls_protocols": ["TLSv1.1"]}, "php_session_app_tls_protocols"),
+    # names full-match: no trailing newline slips through
+    "app name with a trailing newline": ({"php_session_app_apps": apps_with(0, name="shop\n")},
+                                         "php_session_app_apps[0]"),
+    "user with a trailing newline": ({"php_session_app_apps": apps_with(2, user="php-notes\n")},
+                                     "php_session_app_apps[2] (notes).user"),
+    "cookie name with a trailing newline": ({"php_session_app_apps": apps_with(0, cookie_name="__Host-shop\n")},
+                                            "php_session_app_apps[0] (shop).cookie_name"),
+    "server_name with a trailing newline": ({"php_session_app_apps": apps_with(0, server_name="shop.example.org\n")},
+                                            "php_session_app_apps[0] (shop).server_name"),
+    # system and privileged accounts
+    **{f"pool runs as {user}": ({"php_session_app_apps": apps_with(2, user=user)},
+                                "php_session_app_apps[2] (notes).user")
+       for user in ("daemon", "bin", "sys", "adm", "sudo", "shadow", "staff", "disk", "docker", "lxd", "www-data",
+                    "nobody", "postgres", "redis", "valkey", "nginx", "systemd-network", "_apt")},
+    # system directories
+    **{f"docroot {path}": ({"php_session_app_apps": apps_with(2, docroot=path)},
+                           "php_session_app_apps[2] (notes).docroot")
+       for path in ("/", "/etc", "/etc/", "//tmp", "/usr", "/var", "/var/www", "/root", "/home", "/run", "/proc/1",
+                    "/sys", "/dev/shm", "/boot", "/bin", "/etc/session-kit", "/etc/session-kit/tls",
+                    "/usr/local/share/php-session-app", "/var/lib/php-session-app",
+                    "/var/www/x; autoindex on", "/var/www/x\n")},
+    **{f"files_dir {path}": ({"php_session_app_files_dir": path}, "php_session_app_files_dir")
+       for path in ("/", "/tmp", "/var/tmp", "/var/lib", "/var/lib/php/sessions", "/run/sessions", "/var/x\n")},
+    **{f"config_dir {path}": ({"php_session_app_config_dir": path}, "php_session_app_config_dir")
+       for path in ("/etc", "/root", "/usr/local", "/etc/session-kit", "etc/php")},
+    "files_dir inside config_dir": ({"php_session_app_files_dir": "/etc/session-kit/php/files"},
+                                    "php_session_app_files_dir and php_session_app_config_dir"),
+    # cookie names PHP rewrites when it reads them
+    **{f"cookie name {name!r}": ({"php_session_app_apps": apps_with(0, cookie_name=name)},
+                                 "php_session_app_apps[0] (shop).cookie_name")
+       for name in ("__Host-shop.eu", "__Host-shop eu", "__Host-shop[0]", "__Host-shop+eu", "__Host-shop%2e")},
+    # server names that would also name a store (same CA)
+    "server_name wildcard matching a store's ansible_host": (
+        {"php_session_app_apps": apps_with(0, server_name="*.example.org")},
+        "php_session_app_apps[0] (shop).server_name"),
+    "server_name suffix wildcard matching a store": ({"php_session_app_apps": apps_with(0, server_name="pg1.*")},
+                                                     "php_session_app_apps[0] (shop).server_name"),
+    "server_name naming a store": ({"php_session_app_apps": apps_with(0, server_name="fake-redis")},
+                                   "php_session_app_apps[0] (shop).server_name"),
+    "server_name wildcard in the middle": ({"php_session_app_apps": apps_with(0, server_name="shop.*.org")},
+                                           "php_session_app_apps[0] (shop).server_name"),
+    # two apps, one Redis ACL user
+    "two apps share a Redis ACL user": (
+        {"php_session_app_apps": apps_plus(name="shop2", store="redis", store_user="shop", port=8446)},
+        "store_user 'shop' of store_group 'redis_session_stores' is shared"),
+    # weak nginx ciphers (the kit's common check)
+    **{f"ciphers {ciphers}": ({"php_session_app_tls_ciphers": ciphers}, "php_session_app_tls_ciphers")
+       for ciphers in ("ALL", "DEFAULT", "HIGH:MEDIUM", f"{GOOD_CIPHERS}:RC4-SHA", f"{GOOD_CIPHERS}:DES-CBC3-SHA",
+                       f"{GOOD_CIPHERS}:aNULL", f"{GOOD_CIPHERS}:eNULL", f"{GOOD_CIPHERS}:EXP-RC4-MD5",
+                       f"{GOOD_CIPHERS}:+3DES", f"{GOOD_CIPHERS}:@SECLEVEL=1", f"{GOOD_CIPHERS}:@seclevel=0",
+                       f"{GOOD_CIPHERS}:ADH-AES128-SHA", f"{GOOD_CIPHERS};", "")},
+    # security headers
+    "Referrer-Policy unsafe-url": ({"php_session_app_referrer_policy": "unsafe-url"},
+                                   "php_session_app_referrer_policy"),
+    "CSP breaking out of the header": (
+        {"php_session_app_content_security_policy": "frame-ancestors 'none'\"; return 200"},
+        "php_session_app_content_security_policy"),
+    "CSP with an nginx variable": ({"php_session_app_content_security_policy": "default-src $host"},
+                                   "php_session_app_content_security_policy"),
 }
 
 
@@ -109,6 +176,47 @@ def test_app_bad_input_fails_early(tmp_path: Path, case: str) -> None:
     output = run_app_role(tmp_path, {"php_session_app_apps": GOOD_APPS, **override})
     assert needle in output, output[-3000:]
     assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+
+
+def test_good_ciphers_and_headers_pass() -> None:
+    """Control for the table: negated weak tokens, strong lists and the header defaults are fine."""
+    f = _filters()
+    for ciphers in (GOOD_CIPHERS, "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!PSK:!SRP", "ECDHE+AESGCM:@SECLEVEL=2"):
+        assert f.cipher_problem(ciphers) == "", ciphers
+    defaults = yaml.safe_load((ROOT / "roles/php_session_app/defaults/main.yml").read_text())
+    settings = {k: v for k, v in defaults.items() if k in (
+        "php_session_app_files_dir", "php_session_app_config_dir", "php_session_app_tls_ciphers",
+        "php_session_app_referrer_policy", "php_session_app_content_security_policy")}
+    assert len(settings) == 5 and f.settings_problems(settings) == []
+
+
+def test_probe_is_off_unless_an_inventory_turns_it_on() -> None:
+    """The live probe ships off; the lab turns it on, the production/staging examples keep it off."""
+    defaults = yaml.safe_load((ROOT / "roles/php_session_app/defaults/main.yml").read_text())
+    assert defaults["php_session_app_probe_enabled"] is False
+    lab = yaml.safe_load((ROOT / "inventories/lab/group_vars/session_apps.yml").read_text())
+    assert lab["php_session_app_probe_enabled"] is True
+    for name in ("production", "staging"):
+        path = ROOT / "inventories" / name / "group_vars/session_apps/main.yml"
+        values = yaml.safe_load(path.read_text()) if path.exists() else {}
+        assert values.get("php_session_app_probe_enabled", False) is False, name
+    f = _filters()
+    [app] = f.effective([{"name": "shop", "store": "files"}], {**DEFAULTS, "probe_enabled": False}, "web1")
+    assert app["probe"] is False
+
+
+def test_an_acl_user_shared_across_hosts_is_refused() -> None:
+    """Another host's app under another name may not use this app's Redis user; the same app scaled out may."""
+    f = _filters()
+    groups = {"redis_session_stores": ["fake-redis"], "postgresql_session_stores": ["fake-pg"]}
+    mine = [GOOD_APPS[0]]
+    same_app = FakeHostvars({"fake-redis": {"redis_session_store_client": REDIS_VIEW},
+                             "fake-pg": {"postgresql_session_store_client": PG_VIEW},
+                             "web2": {"php_session_app_apps": [{**GOOD_APPS[0]}]}})
+    assert f.problems(mine, DEFAULTS, groups, same_app, "web1", ["web1", "web2"]) == []
+    other_app = FakeHostvars({**same_app, "web2": {"php_session_app_apps": [{**GOOD_APPS[0], "name": "blog"}]}})
+    errors = f.problems(mine, DEFAULTS, groups, other_app, "web1", ["web1", "web2"])
+    assert len(errors) == 1 and "store_user 'shop'" in errors[0] and "blog on web2" in errors[0], errors
 
 
 def test_store_without_client_view_fails_early(tmp_path: Path) -> None:
@@ -137,7 +245,8 @@ def _filters() -> ModuleType:
 
 DEFAULTS = {"idle_timeout": 1800, "absolute_timeout": 28800, "cookie_name_prefix": "__Host-",
             "cookie_samesite": "Strict", "pm_max_children": 5, "probe_enabled": True,
-            "config_dir": "/etc/session-kit/php", "files_dir": "/var/lib/php-session-app"}
+            "config_dir": "/etc/session-kit/php", "files_dir": "/var/lib/php-session-app",
+            "tls_dir": "/etc/session-kit/tls", "share_dir": "/usr/local/share/php-session-app"}
 
 
 class FakeHostvars(dict[str, dict[str, Any]]):

@@ -1,8 +1,9 @@
 <?php
-// Live session probe of role php_session_app (turn off with
-// php_session_app_probe_enabled: false). It reads the app's rendered session
-// config (SESSION_APP_CONFIG) and uses the store through PHP's native
-// handler with exactly those settings:
+// Live session probe of role php_session_app: a verification instrument for
+// the kit's suite, not an app feature (off unless
+// php_session_app_probe_enabled / the app's `probe` is true). It reads the
+// app's rendered session config (SESSION_APP_CONFIG) and uses the store
+// through PHP's native handler with exactly those settings:
 //   redis      - phpredis' "redis" save handler;
 //   postgresql - the role's SessionKit\PdoSessionHandler (the incubator
 //                Database adapter's table, plus validateId for strict mode);
@@ -10,7 +11,13 @@
 //
 //   GET  /probe/session -> {"id": "<session id>", "count": n}
 //   POST /probe/login   -> session_regenerate_id(true), {"id": "<new id>"}
+//
+// Everything it keeps lives under one reserved key, $_SESSION['_kit_probe']
+// (count, login time), never a key an app could read as "logged in". It
+// enforces the app's absolute timeout the way the README tells apps to.
 declare(strict_types=1);
+
+const PROBE_KEY = '_kit_probe';
 
 function probe_reply(int $status, array $body): never
 {
@@ -50,6 +57,28 @@ function probe_use_store(array $config): void
     probe_reply(500, ['error' => 'unknown adapter']);
 }
 
+/** The probe's own part of the session (the only key it reads or writes). */
+function probe_state(): array
+{
+    $state = $_SESSION[PROBE_KEY] ?? [];
+    return is_array($state) ? $state : [];
+}
+
+/**
+ * Absolute timeout, as every app on a Redis store must do it (the store only
+ * knows the idle timeout, its key TTL): the login time is kept in the
+ * session, compared on every request, and an over-age session is destroyed
+ * in the store and continues, empty, under a new id.
+ */
+function probe_enforce_absolute_timeout(int $absoluteTimeout): void
+{
+    $login = probe_state()['login'] ?? null;
+    if (is_int($login) && time() - $login > $absoluteTimeout) {
+        $_SESSION = [];
+        session_regenerate_id(true);
+    }
+}
+
 $config = require getenv('SESSION_APP_CONFIG');
 
 // The app cannot weaken the enforced settings: these must all fail (the
@@ -66,20 +95,20 @@ try {
     $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
     if ($path === '/probe/session' && $method === 'GET') {
         session_start();
-        if (isset($_SESSION['created']) && time() - $_SESSION['created'] > $config['absoluteTimeout']) {
-            // Absolute timeout: a new session, the old one destroyed.
-            $_SESSION = [];
-            session_regenerate_id(true);
-        }
-        $_SESSION['created'] ??= time();
-        $_SESSION['count'] = ($_SESSION['count'] ?? 0) + 1;
-        probe_reply(200, ['id' => session_id(), 'count' => $_SESSION['count']]);
+        probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);
+        $state = probe_state();
+        $state['count'] = ($state['count'] ?? 0) + 1;
+        $_SESSION[PROBE_KEY] = $state;
+        probe_reply(200, ['id' => session_id(), 'count' => $state['count']]);
     }
     if ($path === '/probe/login' && $method === 'POST') {
         session_start();
+        probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);
+        // A new id at login; the pre-login session is destroyed in the store.
         session_regenerate_id(true);
-        $_SESSION['created'] = time();
-        $_SESSION['user'] = 'probe';
+        $state = probe_state();
+        $state['login'] = time();
+        $_SESSION[PROBE_KEY] = $state;
         probe_reply(200, ['id' => session_id()]);
     }
     probe_reply(404, ['error' => 'not found']);

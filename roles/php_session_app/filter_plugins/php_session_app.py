@@ -13,6 +13,8 @@ The role keeps its logic here so it is testable without a host:
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,12 +27,61 @@ APP_KEYS = {
     "name", "store", "store_group", "store_user", "server_name", "port", "client_port", "idle_timeout",
     "absolute_timeout", "cookie_name", "cookie_samesite", "docroot", "user", "max_children", "probe",
 }
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,27}$")
+# Every pattern is used with re.fullmatch: "$" would accept a trailing newline.
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,27}")
 # session.name: PHP refuses empty, numeric-only names and these characters;
 # cookie-name tokens (RFC 6265) exclude further separators.
-COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9.*-]{0,252})$")
-USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+COOKIE_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+# PHP decodes incoming cookie names like form fields: '+' and '%XX' are
+# decoded, ' ' and '.' become '_', '[' opens an array. A session cookie named
+# with one of these is set but never read back.
+COOKIE_NAME_PHP_REWRITES = frozenset(" .[]+%")
+# One host name, or an nginx wildcard: "*." in front or ".*" at the end.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+SERVER_NAME_RE = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*(?:\.\*)?")
+USER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# Accounts and groups of the system, the stores and the web server: a pool
+# running as one of them (its group is the user's name) would hold their
+# privileges or files.
+PRIVILEGED_USERS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "tty", "disk", "kmem", "dialout", "fax",
+    "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip", "operator", "src", "shadow", "utmp", "video",
+    "sasl", "plugdev", "staff", "users", "input", "kvm", "render", "sgx", "netdev", "crontab", "messagebus",
+    "ssh", "sshd", "ssl-cert", "polkitd", "tss", "wheel", "admin", "docker", "lxd", "libvirt", "postgres",
+    "postgresql", "redis", "valkey", "nginx", "apache", "httpd", "php", "php-fpm", "mysql", "memcache",
+    "ansible", "ubuntu", "debian",
+})
+PRIVILEGED_USER_PREFIXES = ("systemd-",)
+# Directories the role must never create, chown or chmod (docroot, files_dir,
+# config_dir): system and shared directories, the kit's own.
+SYSTEM_DIRS = frozenset({
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/lost+found",
+    "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin",
+    "/usr/include", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/lib",
+    "/usr/local/sbin", "/usr/local/share", "/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/backups",
+    "/var/cache", "/var/lib", "/var/local", "/var/lock", "/var/log", "/var/mail", "/var/opt", "/var/run",
+    "/var/spool", "/var/tmp", "/var/www", "/var/www/html", "/var/lib/php", "/var/lib/php/sessions",
+    "/etc/nginx", "/etc/php", "/etc/ssl", "/etc/ssl/private", "/etc/ssl/certs", "/etc/session-kit",
+    "/etc/redis", "/etc/valkey", "/etc/postgresql", "/var/lib/redis", "/var/lib/valkey", "/var/lib/postgresql",
+})
+# Kernel and runtime file systems: nothing of an app lives there.
+VOLATILE_ROOTS = ("/proc", "/sys", "/dev", "/run")
+# The common weak-cipher check of the kit's roles (same regex in the Redis
+# and PostgreSQL roles): a cipher list matching it is refused.
+WEAK_CIPHERS_RE = re.compile(
+    r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
+    r"|ALL|DEFAULT|COMPLEMENTOF[A-Z]+|LOW|MEDIUM|DES|EXP|SSLv3)(:|$)")
+WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
+SAFE_PATH_RE = re.compile(r"/[A-Za-z0-9._@+/-]*")
+# Referrer-Policy values nginx may send ("" leaves the header out); unsafe-url
+# would leak full URLs (ids, tokens) to other sites.
+REFERRER_POLICIES = frozenset({
+    "", "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "origin",
+    "origin-when-cross-origin", "no-referrer-when-downgrade",
+})
+# A header value inside nginx double quotes: no quote, backslash or variable.
+HEADER_VALUE_RE = re.compile(r"[ !#%&'()*+,./0-9:;<=>?@A-Z\[\]^_`a-z{|}~-]*")
 
 
 def _var(index: int, app: Mapping[str, Any], key: str | None = None) -> str:
@@ -108,9 +159,136 @@ def _store_view(app: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Any
     return host, _host_fact(hostvars, host, VIEW_FACTS[app["store"]])
 
 
+def _norm(path: str) -> str:
+    return posixpath.normpath(re.sub("/+", "/", path))
+
+
+def _within(path: str, parent: str) -> bool:
+    """Whether `path` is `parent` or below it (both normalized)."""
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def dir_problem(path: Any) -> str:
+    """Why the role must not create, chown or chmod this directory ("" when it may)."""
+    text = str(path)
+    if not SAFE_PATH_RE.fullmatch(text) or ".." in text.split("/"):
+        return f"must be an absolute path of [A-Za-z0-9._@+/-] without '..' (got {text!r})"
+    norm = _norm(text)
+    if norm in SYSTEM_DIRS:
+        return f"must not be a system directory (got {text!r}): the role would take it over"
+    for root in VOLATILE_ROOTS:
+        if _within(norm, root):
+            return f"must not be under {root} (got {text!r})"
+    return ""
+
+
+def cipher_problem(ciphers: Any) -> str:
+    """Why an OpenSSL cipher list is refused ("" when it is not)."""
+    text = str(ciphers)
+    if WEAK_CIPHERS_RE.search(text) or WEAK_SECLEVEL_RE.search(text):
+        return (f"enables weak ciphers or a low security level (NULL, EXPORT, RC4, DES/3DES, MD5, anonymous, "
+                f"PSK/SRP, ALL/DEFAULT/LOW/MEDIUM, @SECLEVEL=0/1; got {text!r})")
+    if not text.strip() or any(c in text for c in " \t\r\n;{}\"'$"):
+        return f"must be one OpenSSL cipher list without spaces or quotes (got {text!r})"
+    return ""
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    """Errors of the role-level settings; `settings` maps each variable's name to its value."""
+    errors = []
+    dirs = {}
+    for key in ("php_session_app_files_dir", "php_session_app_config_dir"):
+        if key in settings:
+            reason = dir_problem(settings[key])
+            if reason:
+                errors.append(f"{key} {reason}.")
+            else:
+                dirs[key] = _norm(str(settings[key]))
+    if len(dirs) == 2:
+        files, config = dirs["php_session_app_files_dir"], dirs["php_session_app_config_dir"]
+        if _within(files, config) or _within(config, files):
+            errors.append("php_session_app_files_dir and php_session_app_config_dir must not be the same or nested "
+                          f"(got {files!r} and {config!r}).")
+    if "php_session_app_tls_ciphers" in settings:
+        reason = cipher_problem(settings["php_session_app_tls_ciphers"])
+        if reason:
+            errors.append(f"php_session_app_tls_ciphers {reason}.")
+    policy = settings.get("php_session_app_referrer_policy")
+    if policy is not None and str(policy) not in REFERRER_POLICIES:
+        errors.append(f"php_session_app_referrer_policy must be one of {', '.join(sorted(REFERRER_POLICIES))} "
+                      f"(got {policy!r}).")
+    csp = settings.get("php_session_app_content_security_policy")
+    if csp is not None and not HEADER_VALUE_RE.fullmatch(str(csp)):
+        errors.append("php_session_app_content_security_policy must be printable ASCII without \", \\ or $ "
+                      f"(got {csp!r}).")
+    return errors
+
+
+def _store_names(groups: Mapping[str, Any], hostvars: Any, store_groups: set[str], host: str) -> dict[str, str]:
+    """Every name a store host other than `host` answers to, mapped to its inventory name."""
+    names: dict[str, str] = {}
+    for group in sorted(store_groups):
+        for member in groups.get(group, []) or []:
+            store = str(member)
+            if store == host:
+                continue
+            candidates = [store, _host_fact(hostvars, store, "ansible_host")]
+            for fact in VIEW_FACTS.values():
+                view = _host_fact(hostvars, store, fact)
+                if isinstance(view, Mapping):
+                    candidates += [view.get("server_name"), view.get("name")]
+            for name in candidates:
+                if isinstance(name, str) and name:
+                    names[name.lower()] = store
+    return names
+
+
+def _server_name_matches(pattern: str, name: str) -> bool:
+    """nginx server_name semantics: exact, "*.suffix" (any depth) or "prefix.*"."""
+    pattern = pattern.lower()
+    if pattern.startswith("*.") or pattern.endswith(".*"):
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern == name
+
+
+def _shared_acl_users(eff: list[dict[str, Any]], hostvars: Any, play_hosts: Any, host: str) -> list[str]:
+    """Redis ACL users (store_group, store_user) that two differently named apps would share.
+
+    The same app on several hosts (same name) shares its user on purpose.
+    """
+    owners: dict[tuple[str, str], set[str]] = {}
+    seen = [(host, a) for a in eff]
+    for other in play_hosts or []:
+        if str(other) == host:
+            continue
+        theirs = _host_fact(hostvars, str(other), "php_session_app_apps")
+        for raw in theirs if isinstance(theirs, list) else []:
+            if isinstance(raw, Mapping) and raw.get("store") == "redis":
+                seen.append((str(other), {"name": str(raw.get("name", "")), "store": "redis",
+                                          "store_group": str(raw.get("store_group") or DEFAULT_GROUPS["redis"]),
+                                          "store_user": str(raw.get("store_user") or "")}))
+    for where, app in seen:
+        if app["store"] == "redis" and app["store_user"]:
+            owners.setdefault((app["store_group"], app["store_user"]), set()).add(
+                app["name"] if where == host else f"{app['name']} on {where}")
+    errors = []
+    for (group, user), names in sorted(owners.items()):
+        apps = {n.split(" on ")[0] for n in names}
+        mine = [a["name"] for a in eff if (a["store_group"], a["store_user"]) == (group, user)]
+        if len(apps) > 1 and mine:
+            errors.append(f"php_session_app_apps: store_user {user!r} of store_group {group!r} is shared by the apps "
+                          f"{', '.join(sorted(names))}: give each app its own Redis ACL user and key prefix "
+                          "(one compromised app would read and forge the other's sessions).")
+    return errors
+
+
 def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Any,
-             host: str = "") -> list[str]:
-    """Every error in php_session_app_apps, each naming the variable (empty: all good)."""
+             host: str = "", play_hosts: Any = None) -> list[str]:
+    """Every error in php_session_app_apps, each naming the variable (empty: all good).
+
+    `play_hosts`: the other app hosts of the play, whose apps must not share
+    this host's Redis ACL users under another app name.
+    """
     if not isinstance(apps, list):
         return ["php_session_app_apps must be a list of apps."]
     errors: list[str] = []
@@ -121,7 +299,7 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
         unknown = sorted(set(raw) - APP_KEYS)
         if unknown:
             errors.append(f"{_var(index, raw)} has unknown keys: {', '.join(unknown)}.")
-        if not NAME_RE.match(str(raw.get("name", ""))):
+        if not isinstance(raw.get("name"), str) or not NAME_RE.fullmatch(raw["name"]):
             errors.append(f"{_var(index, raw, 'name')} must match [a-z][a-z0-9_]* (at most 28 characters).")
         if raw.get("store") not in STORES:
             errors.append(f"{_var(index, raw, 'store')} must be one of {', '.join(STORES)} "
@@ -139,6 +317,11 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
     listeners = [(a["server_name"], a["port"]) for a in eff]
     if len(set(listeners)) != len(listeners):
         errors.append("php_session_app_apps: two apps share the same server_name and port.")
+    errors.extend(_shared_acl_users(eff, hostvars, play_hosts, host or "localhost"))
+    store_groups = set(DEFAULT_GROUPS.values()) | {a["store_group"] for a in eff if a["store_group"]}
+    store_names = _store_names(groups, hostvars, store_groups, host)
+    protected = [_norm(str(defaults[k])) for k in ("config_dir", "files_dir", "tls_dir", "share_dir")
+                 if defaults.get(k)]
 
     for index, app in enumerate(eff):
         raw = apps[index]
@@ -154,24 +337,54 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
             errors.append(f"{_var(index, app, 'absolute_timeout')} (or php_session_app_absolute_timeout) must be "
                           f"an integer not below the idle timeout {idle} (got {absolute!r}).")
         cookie = app["cookie_name"]
-        if not COOKIE_NAME_RE.match(cookie) or cookie.isdigit():
+        if not COOKIE_NAME_RE.fullmatch(cookie) or cookie.isdigit():
             errors.append(f"{_var(index, app, 'cookie_name')} must be a cookie-name token, not only digits "
                           f"(got {cookie!r}).")
+        elif COOKIE_NAME_PHP_REWRITES & set(cookie):
+            errors.append(f"{_var(index, app, 'cookie_name')} must not contain '.', ' ', '[', ']', '+' or '%' "
+                          f"(got {cookie!r}): PHP rewrites such names when it reads cookies, the session would "
+                          "never be resumed.")
         if app["cookie_samesite"] not in ("Strict", "Lax"):
             errors.append(f"{_var(index, app, 'cookie_samesite')} (or php_session_app_cookie_samesite) must be "
                           f"Strict or Lax (got {app['cookie_samesite']!r}); None would send the cookie cross-site.")
-        if not SERVER_NAME_RE.match(app["server_name"]):
-            errors.append(f"{_var(index, app, 'server_name')} is not a host name (got {app['server_name']!r}).")
-        if not app["docroot"].startswith("/") or ".." in app["docroot"].split("/"):
-            errors.append(f"{_var(index, app, 'docroot')} must be an absolute path without '..'.")
-        if not USER_RE.match(app["user"]) or app["user"] in ("root", "www-data", "nobody"):
-            errors.append(f"{_var(index, app, 'user')} must be a dedicated system user name "
-                          f"(got {app['user']!r}).")
+        errors.extend(_server_name_problems(index, app, store_names))
+        errors.extend(_docroot_problems(index, app, protected))
+        user = app["user"]
+        if not USER_RE.fullmatch(user):
+            errors.append(f"{_var(index, app, 'user')} must be a user name [a-z][a-z0-9_-]* (got {user!r}).")
+        elif user in PRIVILEGED_USERS or user.startswith(PRIVILEGED_USER_PREFIXES):
+            errors.append(f"{_var(index, app, 'user')} must be a dedicated user of this app, not the system or "
+                          f"service account {user!r} (default php-NAME).")
         children = app["max_children"]
         if children is None or children < 1:
             errors.append(f"{_var(index, app, 'max_children')} (or php_session_app_pm_max_children) must be >= 1.")
         errors.extend(_store_problems(index, app, raw, groups, hostvars, defaults))
     return errors
+
+
+def _server_name_problems(index: int, app: Mapping[str, Any], store_names: Mapping[str, str]) -> list[str]:
+    name = app["server_name"]
+    if not SERVER_NAME_RE.fullmatch(name) or len(name) > 253:
+        return [f"{_var(index, app, 'server_name')} must be one host name, or an nginx wildcard '*.domain' or "
+                f"'name.*' (got {name!r})."]
+    hits = sorted({store for candidate, store in store_names.items() if _server_name_matches(name, candidate)})
+    if hits:
+        return [f"{_var(index, app, 'server_name')} {name!r} also matches the store host(s) {', '.join(hits)}: the "
+                "app's HTTPS certificate (same CA) would be valid for the store. Name the app precisely."]
+    return []
+
+
+def _docroot_problems(index: int, app: Mapping[str, Any], protected: list[str]) -> list[str]:
+    docroot = app["docroot"]
+    reason = dir_problem(docroot)
+    if reason:
+        return [f"{_var(index, app, 'docroot')} {reason}."]
+    norm = _norm(docroot)
+    served = sorted(p for p in protected if _within(p, norm))
+    if served:
+        return [f"{_var(index, app, 'docroot')} {docroot!r} contains {', '.join(served)}: nginx would serve the "
+                "kit's configs, keys or sessions."]
+    return []
 
 
 def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], groups: Mapping[str, Any],
@@ -316,10 +529,12 @@ def public(apps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def client_view(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], host: str, client_host: str,
                 ca_cert_local: str, php_version: str, sid_options: bool, pool_dir: str,
-                fpm_service: str, persistent: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                fpm_service: str, persistent: Mapping[str, Any] | None = None,
+                headers: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The fact php_session_app_client: how a client reaches each app (no secrets).
 
-    ``persistent`` maps a store type to whether its connections persist.
+    ``persistent`` maps a store type to whether its connections persist;
+    ``headers`` are the security headers the app servers send ("" = none).
     """
     view = []
     for app in apps:
@@ -351,6 +566,7 @@ def client_view(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], host: 
             "php_version": str(php_version),
             "fpm_service": fpm_service,
             "sid_options": bool(sid_options),
+            "headers": {str(k): str(v) for k, v in (headers or {}).items()},
         })
     return view
 
@@ -392,6 +608,7 @@ class FilterModule:
         return {
             "php_session_app_effective": effective,
             "php_session_app_problems": problems,
+            "php_session_app_settings_problems": settings_problems,
             "php_session_app_resolve": resolve,
             "php_session_app_public": public,
             "php_session_app_client_view": client_view,
