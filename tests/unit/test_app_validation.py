@@ -108,6 +108,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "cookie name with a separator": ({"php_session_app_apps": apps_with(0, cookie_name="a;b")}, "cookie_name"),
     "pool runs as root": ({"php_session_app_apps": apps_with(2, user="root")}, "php_session_app_apps[2] (notes).user"),
     "weak TLS version": ({"php_session_app_tls_protocols": ["TLSv1.1"]}, "php_session_app_tls_protocols"),
+    "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
     # names full-match: no trailing newline slips through
     "app name with a trailing newline": ({"php_session_app_apps": apps_with(0, name="shop\n")},
                                          "php_session_app_apps[0]"),
