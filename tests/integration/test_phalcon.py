@@ -62,9 +62,9 @@ def _app_id(entry: App) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One run per app of a host where the role installs Phalcon."""
+    """One run per app of a host where the role installs Phalcon (its default, pecl, when the view does not say)."""
     if "phalcon_app" in metafunc.fixturenames:
-        entries = [e for e in CONTEXT.get("apps", []) if e.get("phalcon", "none") != "none"]
+        entries = [e for e in CONTEXT.get("apps", []) if e.get("phalcon", "pecl") != "none"]
         if entries:
             metafunc.parametrize("phalcon_app", entries, ids=[_app_id(e) for e in entries], scope="module")
         else:
