@@ -20,9 +20,10 @@
 // - Phalcon's default prefixes ("sess-reds-" for Redis, "sess-" for Stream)
 //   lie outside the ACL key pattern / PHP's "sess_" files: the config's
 //   prefix is always passed, and an empty one is refused.
-// - Phalcon's Redis adapter connects to "host" as given: without tls:// the
-//   "ssl" stream context is ignored and the connection is plaintext (the
-//   store refuses it). The scheme is added here.
+// - Phalcon's Redis adapter connects to "host" as given and passes "ssl" as
+//   the stream context. The scheme is added here (tls://, phpredis' documented
+//   way to ask for TLS). A mutation run (scheme removed) still reached the
+//   TLS-only store, so this is belt and braces, not the only guard.
 // - Its adapters implement validateId (Storage has() / file exists), so PHP's
 //   strict mode refuses ids the store does not know; the kit's PDO handler
 //   implements it too.
@@ -123,7 +124,7 @@ final class PhalconSession
         }
         $timeout = (float) ($o['timeout'] ?? 2.5);
         return [
-            // Without the scheme phpredis ignores the stream context: plaintext.
+            // TLS explicitly (the store accepts nothing else).
             'host' => 'tls://' . preg_replace('#\A(tls|ssl)://#', '', (string) $o['host']),
             'port' => (int) $o['port'],
             'index' => (int) ($o['index'] ?? 0),
