@@ -79,6 +79,10 @@ lab-destroy: venv collections ## Remove the lab containers and lab/
 	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab-destroy.yml
 	rm -rf lab
 
+.PHONY: phalcon-build
+phalcon-build: setup ## Prove the Phalcon compile path in a scratch host (DISTRO=trixie|bookworm; ~20 min, not in make test)
+	scripts/phalcon-build.sh $(or $(DISTRO),trixie)
+
 .PHONY: clean
 clean: ## Remove the venv and installed collections
 	rm -rf $(VENV) collections
