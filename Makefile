@@ -53,7 +53,7 @@ lint: venv collections ## yamllint, ansible-lint (production), ruff, mypy
 
 .PHONY: unit
 unit: venv collections ## Unit tests of the Python code and the docs sync
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -n auto tests/unit
 
 .PHONY: molecule
 molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
