@@ -59,6 +59,33 @@ def store_of(app: App) -> Store:
 
 
 PROBE_KEY = "_kit_probe"
+# What Phalcon's Version::get() reports per PECL release (the v5.18.2 tag says 5.18.1).
+REPORTED = {"5.18.2": "5.18.1"}
+
+
+def has_phalcon(app: App) -> bool:
+    """The client view says the role installs Phalcon on the app's host (its default, pecl, when unsaid)."""
+    return str(app.get("phalcon", "pecl")) != "none"
+
+
+def framework(app: App) -> str:
+    """What must serve the app's probe: Phalcon's Session\\Manager when installed, else PHP's native handlers."""
+    if not has_phalcon(app):
+        return "php"
+    release = str(app["phalcon_release"])
+    return f"phalcon {REPORTED.get(release, release)}"
+
+
+def probe_key(app: App) -> str:
+    """The probe's one reserved entry: Phalcon's Manager namespaces keys with its uniqueId (the app's name)."""
+    return f"{app['app']}#{PROBE_KEY}" if has_phalcon(app) else PROBE_KEY
+
+
+def reply(app: App, response: requests.Response) -> dict[str, Any]:
+    """A probe reply without its "framework" field, after checking that field names what must serve it."""
+    body = dict(response.json())
+    assert body.pop("framework", None) == framework(app), f"probe not served by {framework(app)}: {response.text}"
+    return body
 
 
 def needs_probe(app: App) -> None:
@@ -98,10 +125,11 @@ def request(app: App, method: str, path: str, sid: str | None = None, status: in
     return response
 
 
-def probe_state(data: str) -> dict[str, int]:
-    """The probe's part of a stored session: asserts it is the session's only key; its int fields."""
-    match = re.fullmatch(PROBE_KEY + r'\|a:\d+:\{((?:s:\d+:"\w+";i:\d+;)*)\}', data)
-    assert match, f"the probe must keep everything under {PROBE_KEY!r} only: {data!r}"
+def probe_state(app: App, data: str) -> dict[str, int]:
+    """The probe's part of a stored session: asserts it is the session's only entry; its int fields."""
+    key = probe_key(app)
+    match = re.fullmatch(re.escape(key) + r'\|a:\d+:\{((?:s:\d+:"\w+";i:\d+;)*)\}', data)
+    assert match, f"the probe must keep everything under {key!r} only: {data!r}"
     return {k: int(v) for k, v in re.findall(r's:\d+:"(\w+)";i:(\d+);', match.group(1))}
 
 
@@ -127,7 +155,7 @@ def session_cookie(app: App, response: requests.Response) -> tuple[str, dict[str
 
 def new_session(app: App) -> str:
     response = request(app, "GET", "/probe/session")
-    body = response.json()
+    body = reply(app, response)
     assert body["count"] == 1
     cookie = session_cookie(app, response)
     assert cookie and cookie[0] == body["id"]
@@ -201,7 +229,7 @@ def test_session_cookie_is_hardened(php_app: App) -> None:
     cookie = session_cookie(php_app, response)
     assert cookie, set_cookies(response)
     value, attrs = cookie
-    assert value == response.json()["id"]
+    assert value == reply(php_app, response)["id"]
     assert php_app["cookie_name"].startswith("__Host-")
     assert "secure" in attrs
     assert "httponly" in attrs
@@ -209,6 +237,15 @@ def test_session_cookie_is_hardened(php_app: App) -> None:
     assert attrs.get("path") == "/"
     assert "domain" not in attrs
     assert "expires" not in attrs and "max-age" not in attrs
+
+
+def test_probe_names_what_serves_the_session(php_app: App) -> None:
+    """Phalcon installed: the probe's session comes from Phalcon\\Session\\Manager (its version), else native PHP."""
+    needs_probe(php_app)
+    expected = framework(php_app)
+    for method, path in (("GET", "/probe/session"), ("POST", "/probe/login")):
+        body = request(php_app, method, path).json()
+        assert body.get("framework") == expected, f"{method} {path}: {body}"
 
 
 def test_default_samesite_is_strict(php_app: App) -> None:
@@ -232,10 +269,10 @@ def test_count_round_trips_through_the_store(php_app: App, client_cert: tuple[st
     needs_probe(php_app)
     sid = new_session(php_app)
     response = request(php_app, "GET", "/probe/session", sid)
-    assert response.json() == {"id": sid, "count": 2}
+    assert reply(php_app, response) == {"id": sid, "count": 2}
     assert session_cookie(php_app, response) is None, "a resumed session must not get a new cookie"
     data = stored(php_app, sid, client_cert)
-    assert data is not None and probe_state(data) == {"count": 2}, data
+    assert data is not None and probe_state(php_app, data) == {"count": 2}, data
 
 
 def test_redis_key_carries_the_idle_timeout(php_app: App, client_cert: tuple[str, str] | None) -> None:
@@ -257,7 +294,7 @@ def test_postgresql_row_is_written_with_timestamps(php_app: App) -> None:
     row = pg_row(store_of(php_app), sid)
     assert row is not None
     data, created_at, modified_at = row
-    assert probe_state(_text(data)) == {"count": 1}
+    assert probe_state(php_app, _text(data)) == {"count": 1}
     assert abs(int(created_at) - time.time()) < 60 and modified_at is None
     request(php_app, "GET", "/probe/session", sid)
     row = pg_row(store_of(php_app), sid)
@@ -329,7 +366,7 @@ def test_attacker_chosen_id_is_never_adopted(php_app: App, client_cert: tuple[st
     chosen = secrets.token_hex(20)  # well-formed for every sid_bits_per_character
     for _ in range(2):
         response = request(php_app, "GET", "/probe/session", chosen)
-        body = response.json()
+        body = reply(php_app, response)
         assert body["id"] != chosen and body["count"] == 1
         cookie = session_cookie(php_app, response)
         assert cookie and cookie[0] == body["id"]
@@ -339,22 +376,22 @@ def test_attacker_chosen_id_is_never_adopted(php_app: App, client_cert: tuple[st
 def test_login_regenerates_the_id_and_kills_the_old_one(php_app: App, client_cert: tuple[str, str] | None) -> None:
     needs_probe(php_app)
     old = new_session(php_app)
-    assert request(php_app, "GET", "/probe/session", old).json()["count"] == 2
+    assert reply(php_app, request(php_app, "GET", "/probe/session", old))["count"] == 2
     response = request(php_app, "POST", "/probe/login", old)
-    new = response.json()["id"]
+    new = reply(php_app, response)["id"]
     assert new != old
     cookie = session_cookie(php_app, response)
     assert cookie and cookie[0] == new
     assert stored(php_app, old, client_cert) is None, "the pre-login session is still stored"
     # The old id resumes nothing: a fresh session with a fresh id.
-    replay = request(php_app, "GET", "/probe/session", old).json()
+    replay = reply(php_app, request(php_app, "GET", "/probe/session", old))
     assert replay["id"] not in (old, new) and replay["count"] == 1
     # The new id carries the session on.
-    assert request(php_app, "GET", "/probe/session", new).json() == {"id": new, "count": 3}
+    assert reply(php_app, request(php_app, "GET", "/probe/session", new)) == {"id": new, "count": 3}
     # The login time lives under the probe's reserved key; nothing like "user" is written.
     data = stored(php_app, new, client_cert)
     assert data is not None, "the logged-in session is not stored"
-    state = probe_state(data)
+    state = probe_state(php_app, data)
     assert state["count"] == 3 and abs(state["login"] - time.time()) < 60, state
 
 
@@ -370,15 +407,15 @@ def test_absolute_timeout_ends_a_logged_in_session(php_app: App, client_cert: tu
         pytest.skip(f"absolute timeout {absolute}s: the scenario's short-lived app proves it")
     pre = new_session(php_app)
     before = time.time()
-    sid = request(php_app, "POST", "/probe/login", pre).json()["id"]
+    sid = reply(php_app, request(php_app, "POST", "/probe/login", pre))["id"]
     after = time.time()
     data = stored(php_app, sid, client_cert)
-    assert data is not None and "login" in probe_state(data), f"no login time under {PROBE_KEY!r}: {data!r}"
+    assert data is not None and "login" in probe_state(php_app, data), f"no login time under {PROBE_KEY!r}: {data!r}"
     # Busy: a request every half idle timeout. Before the deadline the session
     # goes on; around it (clock granularity) either; after it, it is refused.
     count, alive_until = 1, 0.0
     while (now := time.time()) < after + absolute + 1.5:
-        body = request(php_app, "GET", "/probe/session", sid).json()
+        body = reply(php_app, request(php_app, "GET", "/probe/session", sid))
         if now < before + absolute - 1.5:
             count += 1
             assert body == {"id": sid, "count": count}, f"ended early ({now - before:.1f}s): {body}"
@@ -386,7 +423,7 @@ def test_absolute_timeout_ends_a_logged_in_session(php_app: App, client_cert: tu
         time.sleep(min(idle / 2, max(0.0, after + absolute + 1.5 - time.time())))
     assert alive_until > idle, f"the session must outlive the idle timeout first ({alive_until:.1f}s)"
     response = request(php_app, "GET", "/probe/session", sid)
-    body = response.json()
+    body = reply(php_app, response)
     assert body["id"] != sid and body["count"] == 1, f"over-age session resumed: {body}"
     cookie = session_cookie(php_app, response)
     assert cookie and cookie[0] == body["id"]
@@ -400,9 +437,9 @@ def test_idle_session_expires(php_app: App, client_cert: tuple[str, str] | None)
         pytest.skip(f"idle timeout {idle}s: the scenario's short-idle app proves expiry")
     sid = new_session(php_app)
     time.sleep(idle / 2)
-    assert request(php_app, "GET", "/probe/session", sid).json() == {"id": sid, "count": 2}
+    assert reply(php_app, request(php_app, "GET", "/probe/session", sid)) == {"id": sid, "count": 2}
     time.sleep(idle + 2)
-    body = request(php_app, "GET", "/probe/session", sid).json()
+    body = reply(php_app, request(php_app, "GET", "/probe/session", sid))
     assert body["id"] != sid and body["count"] == 1
     assert stored(php_app, sid, client_cert) is None
 

@@ -17,13 +17,11 @@ from typing import Any
 
 import pytest
 from conftest import CONTEXT, host_for
-from test_app import redis_admin, redis_prefix, store_of, stored
+from test_app import REPORTED, redis_admin, redis_prefix, store_of, stored
 
 App = dict[str, Any]
 
 BOOTSTRAP = "/usr/local/share/php-session-app/phalcon-session.php"
-# What Version::get() reports per PECL release (the v5.18.2 tag says 5.18.1).
-REPORTED = {"5.18.2": "5.18.1"}
 
 # One session step through the bootstrap: `version`, `count [ID]` (start,
 # optionally resuming ID, count += 1) or `login ID` (resume ID, regenerateId(true)).
@@ -52,7 +50,7 @@ echo json_encode($out);
 
 ADAPTERS = {
     "redis": "Phalcon\\Session\\Adapter\\Redis",
-    "files": "Phalcon\\Session\\Adapter\\Stream",
+    "files": "SessionKit\\PrivateStreamAdapter",  # Phalcon's Stream adapter, files 0600
     "postgresql": "SessionKit\\PdoSessionHandler",
 }
 
@@ -103,6 +101,10 @@ def test_phalcon_session_round_trips_through_the_store(phalcon_app: App, client_
     data = stored(phalcon_app, sid, client_cert)
     # Manager keys are "<uniqueId>#<key>"; the data is PHP's session encoding.
     assert data is not None and f"{phalcon_app['app']}#count|i:2;" in data, data
+    if phalcon_app["store"] == "files":
+        # Phalcon's own Stream adapter writes 0644 (the process umask); the kit's subclass 0600.
+        session = host_for(phalcon_app["name"]).file(f"{phalcon_app['files_dir']}/sess_{sid}")
+        assert session.user == phalcon_app["user"] and session.mode == 0o600, oct(session.mode)
 
 
 def test_phalcon_redis_session_lands_under_the_prefix_with_the_idle_ttl(

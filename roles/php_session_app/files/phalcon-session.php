@@ -29,6 +29,9 @@
 //   implements it too.
 // - Data is stored unserialized ("none" serializer): the same bytes PHP's
 //   native redis/files handlers write, so both can serve the same sessions.
+// - Adapter\Stream writes session files with the process umask (0644 under
+//   PHP-FPM; PHP's files handler writes 0600): PrivateStreamAdapter writes
+//   them 0600 (found by the live probe under FPM, docs/phalcon.md).
 // - Cookie flags, strict mode and the session name are enforced by the FPM
 //   pool (php_admin_*): the Manager must not (and cannot) change them.
 declare(strict_types=1);
@@ -100,7 +103,7 @@ final class PhalconSession
                 if ($prefix === '' || !str_starts_with($savePath, '/')) {
                     throw new RuntimeException('files store: options.prefix and an absolute options.savePath are required');
                 }
-                return new StreamAdapter(['prefix' => $prefix, 'savePath' => $savePath]);
+                return new PrivateStreamAdapter(['prefix' => $prefix, 'savePath' => $savePath]);
             case 'database':
                 require_once $config['handler']['file'];
                 $class = $config['handler']['class'];
@@ -144,5 +147,21 @@ final class PhalconSession
             // Lock keys are PREFIX<id>-lock: inside the ACL pattern.
             'lockingEnabled' => (bool) ($o['lockingEnabled'] ?? false),
         ];
+    }
+}
+
+if (class_exists(StreamAdapter::class)) {
+    /** Phalcon's Stream adapter, but session files 0600 (owner only) whatever the process umask. */
+    final class PrivateStreamAdapter extends StreamAdapter
+    {
+        public function write($id, $data): bool
+        {
+            $umask = umask(0077);
+            try {
+                return parent::write($id, $data);
+            } finally {
+                umask($umask);
+            }
+        }
     }
 }

@@ -2,25 +2,41 @@
 // Live session probe of role php_session_app: a verification instrument for
 // the kit's suite, not an app feature (off unless
 // php_session_app_probe_enabled / the app's `probe` is true). It reads the
-// app's rendered session config (SESSION_APP_CONFIG) and uses the store
-// through PHP's native handler with exactly those settings:
+// app's rendered session config (SESSION_APP_CONFIG) and uses the store with
+// exactly those settings:
+// - with the Phalcon extension loaded (the role's default): through the
+//   shipped bootstrap, \SessionKit\PhalconSession::start($config), i.e.
+//   Phalcon\Session\Manager with Adapter\Redis (Storage AdapterFactory),
+//   Adapter\Stream or the kit's PDO handler via setAdapter(), exactly as a
+//   Phalcon app does (docs/phalcon.md);
+// - without Phalcon: PHP's native handlers -
 //   redis      - phpredis' "redis" save handler;
 //   postgresql - the role's SessionKit\PdoSessionHandler (the incubator
 //                Database adapter's table, plus validateId for strict mode);
 //   files      - PHP's "files" handler.
 //
-//   GET  /probe/session -> {"id": "<session id>", "count": n}
-//   POST /probe/login   -> session_regenerate_id(true), {"id": "<new id>"}
+//   GET  /probe/session -> {"id": "<session id>", "count": n, "framework": f}
+//   POST /probe/login   -> regenerate the id (old one destroyed), {"id": "<new id>", "framework": f}
+//   (f: "phalcon <Phalcon\Support\Version::get()>" or "php")
 //
-// Everything it keeps lives under one reserved key, $_SESSION['_kit_probe']
-// (count, login time), never a key an app could read as "logged in". It
-// enforces the app's absolute timeout the way the README tells apps to.
+// Everything it keeps lives under one reserved entry, '_kit_probe' (count,
+// login time), never a key an app could read as "logged in". Phalcon's
+// Manager namespaces its keys with its uniqueId (the app's name): there the
+// one entry is $_SESSION['<app>#_kit_probe']. It enforces the app's absolute
+// timeout the way the README tells apps to.
 declare(strict_types=1);
 
 const PROBE_KEY = '_kit_probe';
 
+/** What serves the session: "phalcon <version>" or "php" (native handlers). */
+function probe_framework(): string
+{
+    return extension_loaded('phalcon') ? 'phalcon ' . (new \Phalcon\Support\Version())->get() : 'php';
+}
+
 function probe_reply(int $status, array $body): never
 {
+    $body['framework'] = probe_framework();
     http_response_code($status);
     header('Content-Type: application/json');
     echo json_encode($body, JSON_UNESCAPED_SLASHES), "\n";
@@ -57,11 +73,68 @@ function probe_use_store(array $config): void
     probe_reply(500, ['error' => 'unknown adapter']);
 }
 
-/** The probe's own part of the session (the only key it reads or writes). */
-function probe_state(): array
+/**
+ * The session, through Phalcon\Session\Manager when Phalcon is loaded, else
+ * PHP's native functions; only the probe's reserved entry is read or written.
+ */
+final class ProbeSession
 {
-    $state = $_SESSION[PROBE_KEY] ?? [];
-    return is_array($state) ? $state : [];
+    private static ?\Phalcon\Session\Manager $manager = null;
+
+    public static function start(array $config): void
+    {
+        if (extension_loaded('phalcon')) {
+            // The shipped bootstrap, installed next to the probe.
+            require_once __DIR__ . '/phalcon-session.php';
+            self::$manager = \SessionKit\PhalconSession::start($config);
+            return;
+        }
+        probe_use_store($config);
+        if (!session_start()) {
+            throw new RuntimeException('the session did not start');
+        }
+    }
+
+    public static function id(): string
+    {
+        return self::$manager?->getId() ?? (string) session_id();
+    }
+
+    /** The probe's own part of the session (the only entry it reads or writes). */
+    public static function state(): array
+    {
+        $state = self::$manager !== null ? self::$manager->get(PROBE_KEY) : ($_SESSION[PROBE_KEY] ?? null);
+        return is_array($state) ? $state : [];
+    }
+
+    public static function save(array $state): void
+    {
+        if (self::$manager !== null) {
+            self::$manager->set(PROBE_KEY, $state);
+            return;
+        }
+        $_SESSION[PROBE_KEY] = $state;
+    }
+
+    /** A new id; the old session is deleted in the store (regenerateId(true)). */
+    public static function regenerate(): void
+    {
+        if (self::$manager !== null) {
+            self::$manager->regenerateId(true);
+            return;
+        }
+        session_regenerate_id(true);
+    }
+
+    /** Empty the session (the probe's entry is the only one it ever writes). */
+    public static function clear(): void
+    {
+        if (self::$manager !== null) {
+            self::$manager->remove(PROBE_KEY);
+            return;
+        }
+        $_SESSION = [];
+    }
 }
 
 /**
@@ -72,10 +145,10 @@ function probe_state(): array
  */
 function probe_enforce_absolute_timeout(int $absoluteTimeout): void
 {
-    $login = probe_state()['login'] ?? null;
+    $login = ProbeSession::state()['login'] ?? null;
     if (is_int($login) && time() - $login > $absoluteTimeout) {
-        $_SESSION = [];
-        session_regenerate_id(true);
+        ProbeSession::clear();
+        ProbeSession::regenerate();
     }
 }
 
@@ -90,26 +163,25 @@ foreach (['session.use_strict_mode' => '0', 'session.cookie_secure' => '0', 'ses
 }
 
 try {
-    probe_use_store($config);
     $path = parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH);
     $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
     if ($path === '/probe/session' && $method === 'GET') {
-        session_start();
+        ProbeSession::start($config);
         probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);
-        $state = probe_state();
+        $state = ProbeSession::state();
         $state['count'] = ($state['count'] ?? 0) + 1;
-        $_SESSION[PROBE_KEY] = $state;
-        probe_reply(200, ['id' => session_id(), 'count' => $state['count']]);
+        ProbeSession::save($state);
+        probe_reply(200, ['id' => ProbeSession::id(), 'count' => $state['count']]);
     }
     if ($path === '/probe/login' && $method === 'POST') {
-        session_start();
+        ProbeSession::start($config);
         probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);
         // A new id at login; the pre-login session is destroyed in the store.
-        session_regenerate_id(true);
-        $state = probe_state();
+        ProbeSession::regenerate();
+        $state = ProbeSession::state();
         $state['login'] = time();
-        $_SESSION[PROBE_KEY] = $state;
-        probe_reply(200, ['id' => session_id()]);
+        ProbeSession::save($state);
+        probe_reply(200, ['id' => ProbeSession::id()]);
     }
     probe_reply(404, ['error' => 'not found']);
 } catch (Throwable $e) {
