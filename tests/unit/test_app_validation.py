@@ -83,6 +83,8 @@ def apps_plus(**app: Any) -> list[dict[str, Any]]:
 GOOD_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
 
 # One row per refused value: (role variables, the variable the message must name).
+SHA = "a" * 64
+
 CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown store": ({"php_session_app_apps": apps_with(0, store="memcached")}, "store"),
     "bad app name": ({"php_session_app_apps": apps_with(0, name="Shop!")}, "php_session_app_apps[0]"),
@@ -168,6 +170,21 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "php_session_app_content_security_policy"),
     "CSP with an nginx variable": ({"php_session_app_content_security_policy": "default-src $host"},
                                    "php_session_app_content_security_policy"),
+    # Phalcon install (control case: test_phalcon_validation.py)
+    "unknown install mode": ({"php_session_app_phalcon": "apt"}, "php_session_app_phalcon"),
+    "source without archive": ({"php_session_app_phalcon": "source", "php_session_app_phalcon_source_sha256": SHA},
+                               "php_session_app_phalcon_source must be"),
+    "source without sha256": ({"php_session_app_phalcon": "source", "php_session_app_phalcon_source": "/x.tgz"},
+                              "php_session_app_phalcon_source_sha256"),
+    "source over plain http": ({"php_session_app_phalcon": "source", "php_session_app_phalcon_source": "http://x/y.tgz",
+                                "php_session_app_phalcon_source_sha256": SHA},
+                               "php_session_app_phalcon_source must be"),
+    "sha256 with a trailing newline": ({"php_session_app_phalcon": "source", "php_session_app_phalcon_source": "/x.tgz",
+                                        "php_session_app_phalcon_source_sha256": SHA + "\n"},
+                                       "php_session_app_phalcon_source_sha256"),
+    "version not X.Y.Z": ({"php_session_app_phalcon_version": "latest"}, "php_session_app_phalcon_version"),
+    "relative cache dir": ({"php_session_app_phalcon_cache_dir": "cache"}, "php_session_app_phalcon_cache_dir"),
+    "seed dir missing": ({"php_session_app_phalcon_seed_dir": "/nonexistent/seed"}, "KIT_PHALCON_SEED"),
 }
 
 
