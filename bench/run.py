@@ -199,8 +199,14 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         for name, persistent, locking in REDIS_VARIANTS:
             out.append({"name": name, "store": "redis", "save_handler": "redis", "locking": locking,
                         "save_path": f"{base}&persistent={persistent}{tls}", "cafile": CA_IN_APP})
+        out.append({"name": "phalcon_redis_persistent", "store": "redis", "save_handler": "files",
+                    "save_path": "/nonexistent", "cafile": CA_IN_APP, "env": {
+                        "BENCH_FRAMEWORK": "phalcon", "BENCH_REDIS_HOST": redis["container"],
+                        "BENCH_REDIS_USER": redis["app_user"], "BENCH_REDIS_PASSWORD": password,
+                        "BENCH_REDIS_PREFIX": redis["key_prefix"], "BENCH_REDIS_PERSISTENT": "1",
+                        "BENCH_REDIS_LOCKING": "1", "BENCH_CA": CA_IN_APP}})
     else:
-        for name, _, _ in REDIS_VARIANTS:
+        for name in [v[0] for v in REDIS_VARIANTS] + ["phalcon_redis_persistent"]:
             missing[name] = "not available: no redis entry (or secret) in lab/endpoints.json"
     pg = ep.get("postgresql")
     pg_password = secret((pg or {}).get("app_password_file"))
@@ -208,7 +214,7 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         dsn = (f"pgsql:host={pg['container']};port=5432;dbname={pg['database']};sslmode=verify-full;"
                f"sslrootcert={CA_IN_APP};connect_timeout=5;application_name=kit-bench")
         if pg.get("client_cert"):
-            for name, _, _ in PG_VARIANTS:
+            for name in [v[0] for v in PG_VARIANTS] + ["phalcon_postgresql"]:
                 missing[name] = "not available: client certificates are not wired into the bench"
         else:
             for name, handler, pg_persistent in PG_VARIANTS:
@@ -217,8 +223,13 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
                                 "BENCH_PG_DSN": dsn, "BENCH_PG_USER": pg["app_user"],
                                 "BENCH_PG_PASSWORD": pg_password, "BENCH_PG_TABLE": pg["table"],
                                 "BENCH_PG_PERSISTENT": pg_persistent, "BENCH_PG_HANDLER": handler}})
+            out.append({"name": "phalcon_postgresql", "store": "pgsql", "save_handler": "files",
+                        "save_path": "/nonexistent", "env": {
+                            "BENCH_FRAMEWORK": "phalcon", "BENCH_PG_DSN": dsn, "BENCH_PG_USER": pg["app_user"],
+                            "BENCH_PG_PASSWORD": pg_password, "BENCH_PG_TABLE": pg["table"],
+                            "BENCH_PG_PERSISTENT": "1"}})
     else:
-        for name, _, _ in PG_VARIANTS:
+        for name in [v[0] for v in PG_VARIANTS] + ["phalcon_postgresql"]:
             missing[name] = "not available: no postgresql entry in lab/endpoints.json (BENCH_NO_PG_HOST=1)"
     return out, missing
 
@@ -394,7 +405,8 @@ PGBENCH_SCRIPT = """\\set id random(1, 20000)
 SELECT data FROM {table} WHERE session_id = 'pgbench-' || :id
   AND COALESCE(modified_at, created_at) + 1800 >= extract(epoch FROM now())::bigint;
 INSERT INTO {table} (session_id, data, created_at, modified_at)
-  VALUES ('pgbench-' || :id, repeat(md5(random()::text), 64), extract(epoch FROM now())::bigint, NULL)
+  VALUES ('pgbench-' || :id, convert_to(repeat(md5(random()::text), 64), 'UTF8'),
+          extract(epoch FROM now())::bigint, NULL)
   ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data, modified_at = extract(epoch FROM now())::bigint;
 """
 

@@ -8,6 +8,11 @@
 //   incubator - the Phalcon incubator Database adapter's statements (read:
 //               SELECT; write: SELECT COUNT, then UPDATE or INSERT), plus the
 //               validateId() strict mode needs.
+// BENCH_FRAMEWORK=phalcon runs the same request through Phalcon 5's
+// Session\Manager, built by the kit's bootstrap (phalcon-session.php, as the
+// role's apps use it) from a config shaped like the role's rendered
+// session.php: Adapter\Redis (TLS, ACL, prefix, persistent, locking as set)
+// or the kit's PDO handler via setAdapter().
 declare(strict_types=1);
 
 final class IncubatorSqlHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
@@ -80,8 +85,30 @@ final class IncubatorSqlHandler implements SessionHandlerInterface, SessionUpdat
     }
 }
 
-try {
+/** The role's rendered session config (templates/session.php.j2), from the pool's environment. */
+function phalconConfig(): array
+{
+    $idle = (int) ini_get('session.gc_maxlifetime');
+    $config = ['app' => 'bench', 'idleTimeout' => $idle, 'absoluteTimeout' => 0, 'manager' => ['uniqueId' => 'bench']];
     if (getenv('BENCH_STORE') === 'pgsql') {
+        parse_str(str_replace(';', '&', substr((string) getenv('BENCH_PG_DSN'), strlen('pgsql:'))), $db);
+        $db += ['username' => (string) getenv('BENCH_PG_USER'), 'password' => (string) getenv('BENCH_PG_PASSWORD'),
+                'persistent' => getenv('BENCH_PG_PERSISTENT') === '1'];
+        return $config + ['adapter' => 'database', 'db' => $db, 'options' => ['table' => (string) getenv('BENCH_PG_TABLE')],
+                          'handler' => ['class' => 'SessionKit\\PdoSessionHandler', 'file' => __DIR__ . '/PdoSessionHandler.php']];
+    }
+    $cafile = (string) getenv('BENCH_CA');
+    return $config + ['adapter' => 'redis', 'options' => [
+        'host' => (string) getenv('BENCH_REDIS_HOST'), 'port' => 6379, 'index' => 0,
+        'auth' => [(string) getenv('BENCH_REDIS_USER'), (string) getenv('BENCH_REDIS_PASSWORD')],
+        'prefix' => (string) getenv('BENCH_REDIS_PREFIX'), 'lifetime' => $idle,
+        'persistent' => getenv('BENCH_REDIS_PERSISTENT') === '1', 'lockingEnabled' => getenv('BENCH_REDIS_LOCKING') === '1',
+        'timeout' => 2.5, 'ssl' => ['verify_peer' => true, 'verify_peer_name' => true, 'cafile' => $cafile],
+    ]];
+}
+
+try {
+    if (getenv('BENCH_STORE') === 'pgsql' && getenv('BENCH_FRAMEWORK') !== 'phalcon') {
         require_once __DIR__ . '/PdoSessionHandler.php';
         $table = (string) getenv('BENCH_PG_TABLE');
         $persistent = getenv('BENCH_PG_PERSISTENT') === '1';
@@ -100,17 +127,31 @@ try {
         }
         session_set_save_handler($handler, true);
     }
-    if (!session_start()) {
-        throw new RuntimeException('session_start failed');
+    if (getenv('BENCH_FRAMEWORK') === 'phalcon') {
+        require_once __DIR__ . '/phalcon-session.php';
+        $session = SessionKit\PhalconSession::start(phalconConfig());
+        $previous = strlen((string) $session->get('blob', ''));
+        $session->set('n', (int) $session->get('n', 0) + 1);
+        if (!$session->has('created')) {
+            $session->set('created', time());
+        }
+        $session->set('blob', bin2hex(random_bytes(1000)));
+        $n = $session->get('n');
+        session_write_close();
+    } else {
+        if (!session_start()) {
+            throw new RuntimeException('session_start failed');
+        }
+        $previous = strlen($_SESSION['blob'] ?? '');
+        $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+        $_SESSION['created'] ??= time();
+        // ~2 KB of fresh data every request, so lazy_write always writes.
+        $_SESSION['blob'] = bin2hex(random_bytes(1000));
+        $n = $_SESSION['n'];
+        session_write_close();
     }
-    $previous = strlen($_SESSION['blob'] ?? '');
-    $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
-    $_SESSION['created'] ??= time();
-    // ~2 KB of fresh data every request, so lazy_write always writes.
-    $_SESSION['blob'] = bin2hex(random_bytes(1000));
-    session_write_close();
     header('Content-Type: text/plain');
-    echo $previous, ' ', $_SESSION['n'], "\n";
+    echo $previous, ' ', $n, "\n";
 } catch (Throwable $e) {
     error_log('bench: ' . $e->getMessage());
     http_response_code(500);
