@@ -135,53 +135,94 @@ def test_replication_needs_tls_and_the_password(cluster: list[Store]) -> None:
 
 # --- etcd and the Patroni REST API -------------------------------------------------------
 
-def _curl(host: Any, url: str, *options: str) -> tuple[int, str]:
-    result = host.run("curl -sS --max-time 5 -o /dev/stdout -w '\\n%%{http_code}' %s %s",
-                      " ".join(options), url)
-    out = result.stdout.rsplit("\n", 1)
-    code = int(out[-1]) if out[-1].strip().isdigit() else 0
-    return (code if result.rc == 0 else 0), (out[0] if len(out) > 1 else "") + result.stderr
+# The members have no curl: a small Python client runs on the member itself
+# (argv: url method cafile certfile keyfile data user; the password, if any,
+# on stdin). Prints the HTTP status (0: no HTTP answer) and the body.
+HTTP_PY = r"""
+import base64, ssl, sys, urllib.error, urllib.request
+url, method, ca, cert, key, data, user = sys.argv[1:8]
+headers = {"Content-Type": "application/json"}
+if user:
+    secret = sys.stdin.readline().rstrip("\n")
+    headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+ctx = None
+if url.startswith("https:"):
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+request = urllib.request.Request(url, data=data.encode() if data else None, method=method, headers=headers)
+try:
+    with urllib.request.urlopen(request, context=ctx, timeout=5) as response:
+        print(response.status)
+        print(response.read().decode(errors="replace"))
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+    print(exc.read().decode(errors="replace"))
+except Exception as exc:
+    print(0)
+    print(type(exc).__name__, exc)
+"""
 
 
-def _cert_options(store: Store) -> list[str]:
-    return ["--cacert", store["ca_cert"], "--cert", store["patroni_cert"], "--key", store["patroni_key"]]
+def http_from(host: Any, url: str, method: str = "GET", *, ca: str = "", cert: str = "", key: str = "",
+              data: str = "", user: str = "", password: str = "") -> tuple[int, str]:
+    """An HTTP(S) request made on `host` (status 0: no HTTP answer, e.g. a refused handshake)."""
+    os.environ["KIT_SUITE_SECRET"] = password
+    try:
+        args = {"argv": ["python3", "-c", HTTP_PY, url, method, ca, cert, key, data, user],
+                "stdin": "{{ lookup('ansible.builtin.env', 'KIT_SUITE_SECRET') }}"}
+        result = host.ansible("ansible.builtin.command", json.dumps(args), check=False, become=True)
+    finally:
+        del os.environ["KIT_SUITE_SECRET"]
+    status, _, body = str(result.get("stdout", "")).partition("\n")
+    assert status.strip().isdigit(), result
+    return int(status), body
+
+
+def _certs(store: Store) -> dict[str, str]:
+    return {"ca": store["ca_cert"], "cert": store["patroni_cert"], "key": store["patroni_key"]}
 
 
 def test_etcd_refuses_anonymous_and_plaintext_clients(cluster: list[Store]) -> None:
     client, target = cluster[1], cluster[0]
     host = host_for(client["name"])
     base = f"{target['ha_address']}:{target['etcd_port']}"
-    code, body = _curl(host, f"https://{base}/health", *_cert_options(client))
+    code, body = http_from(host, f"https://{base}/health", **_certs(client))
     assert code == 200 and '"health":"true"' in body.replace(" ", ""), body
-    code, body = _curl(host, f"https://{base}/health", "--cacert", client["ca_cert"])
-    assert code == 0, f"etcd answered a client without a certificate: {body}"
-    code, body = _curl(host, f"http://{base}/health")
+    code, body = http_from(host, f"https://{base}/health", ca=client["ca_cert"])
+    assert code == 0, f"etcd answered a client without a certificate: {code} {body}"
+    code, body = http_from(host, f"http://{base}/health")
     assert code != 200 and '"health"' not in body, f"etcd answered plaintext HTTP: {body}"
-    code, body = _curl(host, f"https://{base}/v3/kv/range", "--cacert", client["ca_cert"], "-X", "POST",
-                       "-d", '{"key":"AA==","range_end":"AA=="}')
-    assert code == 0, f"etcd served keys to an anonymous client: {body}"
+    code, body = http_from(host, f"https://{base}/v3/kv/range", "POST", ca=client["ca_cert"],
+                           data='{"key":"AA==","range_end":"AA=="}')
+    assert code == 0, f"etcd served keys to an anonymous client: {code} {body}"
+    # The peer port: TLS with a peer certificate only.
+    peer = f"{target['ha_address']}:2380"
+    code, body = http_from(host, f"http://{peer}/members")
+    assert code != 200 and "peerURLs" not in body, f"etcd's peer port answered plaintext HTTP: {body}"
+    code, body = http_from(host, f"https://{peer}/members", ca=client["ca_cert"])
+    assert code == 0, f"etcd's peer port answered a client without a certificate: {code} {body}"
 
 
 def test_patroni_api_refuses_anonymous_plaintext_and_passwordless_clients(cluster: list[Store]) -> None:
     client, target = cluster[1], cluster[0]
     host = host_for(client["name"])
     base = f"{target['ha_address']}:{target['patroni_api_port']}"
-    code, body = _curl(host, f"https://{base}/patroni", *_cert_options(client))
+    code, body = http_from(host, f"https://{base}/patroni", **_certs(client))
     assert code in (200, 503) and '"state"' in body, body
-    code, body = _curl(host, f"https://{base}/patroni", "--cacert", client["ca_cert"])
-    assert code == 0, f"the REST API answered a client without a certificate: {body}"
-    code, body = _curl(host, f"http://{base}/patroni")
+    code, body = http_from(host, f"https://{base}/patroni", ca=client["ca_cert"])
+    assert code == 0, f"the REST API answered a client without a certificate: {code} {body}"
+    code, body = http_from(host, f"http://{base}/patroni")
     assert code != 200 and '"state"' not in body, f"the REST API answered plaintext HTTP: {body}"
-    # Unsafe methods need the password too (a harmless empty PATCH of the config).
-    code, body = _curl(host, f"https://{base}/config", *_cert_options(client), "-X", "PATCH", "-d", "{}")
+    # Unsafe methods need the password too (a harmless empty PATCH of the configuration).
+    code, body = http_from(host, f"https://{base}/config", "PATCH", data="{}", **_certs(client))
     assert code == 401, f"PATCH /config without the password: {code} {body}"
-    script = ("read -r PW; printf 'user = \"%s:%s\"\\n' " + target["patroni_api_user"] + " \"$PW\" | "
-              "curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -K - "
-              + " ".join(_cert_options(client)) + f" -X PATCH -d '{{}}' https://{base}/config")
-    good = run_with_secret(host, script, target["patroni_api_password"])
-    assert good.get("stdout") == "200", good
-    bad = run_with_secret(host, script, target["patroni_api_password"] + "x")
-    assert bad.get("stdout") == "401", bad
+    code, body = http_from(host, f"https://{base}/config", "PATCH", data="{}", user=target["patroni_api_user"],
+                           password=target["patroni_api_password"] + "x", **_certs(client))
+    assert code == 401, f"PATCH /config with a wrong password: {code} {body}"
+    code, body = http_from(host, f"https://{base}/config", "PATCH", data="{}", user=target["patroni_api_user"],
+                           password=target["patroni_api_password"], **_certs(client))
+    assert code == 200, f"PATCH /config with the password: {code} {body}"
 
 
 # --- the GC on a standby ------------------------------------------------------------------
@@ -297,3 +338,70 @@ def test_failover_under_load_loses_no_acknowledged_session(cluster: list[Store])
         still = set(psql(old, f"SELECT session_id FROM {table} WHERE session_id IN ("
                               + ",".join(f"'{i}'" for i in ids) + ")", old["database"]).split())
         assert still >= set(ids) or not ids, "the rejoined standby lacks acknowledged sessions"
+
+
+# --- the PDO handler reconnects once -------------------------------------------------------------
+
+# argv: config file. The handler (from the rendered config: multi-host DSN)
+# writes a session; a second connection of the same role terminates the
+# handler's backend; the next write must succeed over a new connection
+# (reconnects == 1). Then a handler whose reconnect hands back a connection
+# that is killed as well must give up after that one retry (an exception,
+# reconnects == 1), not loop.
+RECONNECT_PHP = r"""
+[, $configFile] = $argv;
+$config = require $configFile;
+require_once $config['handler']['file'];
+$db = $config['db'];
+$db['persistent'] = false;
+$db['application_name'] = 'kit-reconnect-victim';
+$killerDb = $db;
+$killerDb['application_name'] = 'kit-reconnect-killer';
+$killer = \SessionKit\PdoSessionHandler::connect($killerDb);
+$kill = static function () use ($killer): int {
+    return (int) $killer->query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        . "WHERE usename = current_user AND application_name = 'kit-reconnect-victim'")->fetchColumn();
+};
+$table = $config['options']['table'];
+$handler = new \SessionKit\PdoSessionHandler(\SessionKit\PdoSessionHandler::connect($db), $table,
+    (int) $config['idleTimeout'], (int) $config['absoluteTimeout'],
+    static fn (): PDO => \SessionKit\PdoSessionHandler::connect($db));
+$id = 'kit-reconnect-' . bin2hex(random_bytes(8));
+$result = ['first' => $handler->write($id, 'a|i:1;'), 'killed' => $kill()];
+usleep(200000);
+$result['second'] = $handler->write($id, 'a|i:2;');
+$result['reconnects'] = $handler->reconnects;
+$result['read'] = $handler->read($id);
+$handler->destroy($id);
+$doomed = new \SessionKit\PdoSessionHandler(\SessionKit\PdoSessionHandler::connect($db), $table,
+    (int) $config['idleTimeout'], (int) $config['absoluteTimeout'],
+    static function () use ($db, $kill): PDO {
+        $pdo = \SessionKit\PdoSessionHandler::connect($db);
+        $kill();
+        usleep(200000);
+        return $pdo;
+    });
+$doomed->write($id . 'x', 'b|i:1;');
+$kill();
+usleep(200000);
+try {
+    $doomed->write($id . 'x', 'b|i:2;');
+    $result['gave_up'] = false;
+} catch (\PDOException $e) {
+    $result['gave_up'] = \SessionKit\PdoSessionHandler::isConnectionLoss($e);
+}
+$result['doomed_reconnects'] = $doomed->reconnects;
+echo json_encode($result), "\n";
+"""
+
+
+def test_pdo_handler_reconnects_once_after_a_lost_connection() -> None:
+    app = _ha_app()
+    host = host_for(app["name"])
+    result = host.run("runuser -u %s -- php -r %s %s", app["user"], RECONNECT_PHP, app["config_file"])
+    assert result.rc == 0, result.stderr[-2000:]
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["first"] is True and body["killed"] == 1, body
+    assert body["second"] is True and body["reconnects"] == 1, body
+    assert body["read"] == "a|i:2;", body
+    assert body["gave_up"] is True and body["doomed_reconnects"] == 1, body

@@ -123,6 +123,19 @@ def node(name: str, hostvars: Any, port: int) -> dict[str, Any]:
     }
 
 
+def member_address(name: str, hostvars: Any) -> str:
+    """An HA member's address: its postgresql_session_store_ha_address when the inventory sets one,
+    else its default IPv4 address (the role default, which hostvars do not carry)."""
+    own = hostvars[name]
+    explicit = own.get("postgresql_session_store_ha_address")
+    if explicit:
+        return str(explicit)
+    try:
+        return str(own["ansible_facts"]["default_ipv4"]["address"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{name}: no facts to find its address; set postgresql_session_store_ha_address") from exc
+
+
 def dcs_member(pair: Any) -> dict[str, str]:
     """An etcd member from (address, inventory name)."""
     address, name = pair
@@ -355,6 +368,7 @@ class FilterModule:
             "postgresql_session_store_patroni_value": patroni_value,
             "postgresql_session_store_hba_line": hba_line,
             "postgresql_session_store_dcs_member": dcs_member,
+            "postgresql_session_store_member_address": member_address,
             "postgresql_session_store_node": node,
             "postgresql_session_store_dcs_differs": dcs_differs,
             "postgresql_session_store_patroni_parameters": patroni_parameters,
