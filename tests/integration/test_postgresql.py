@@ -570,7 +570,8 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
     else:
         assert members == [], rows
     hostssl = [line for line in lines if line[0] == "hostssl" and line not in members]
-    assert len(local) + len(hostssl) == len(lines), rows
+    assert len(local) + len(hostssl) + len(members) == len(lines), rows
+
     assert all(line[5] == "peer" for line in local), rows
     assert {(line[1], line[2]) for line in local} == {("all", "postgres"), (pg_store["database"], pg_store["gc_role"])}
     assert len(hostssl) == len(pg_store["app_cidrs"]), rows
