@@ -5,6 +5,11 @@ sslmode=verify-full, like an app host; every hardening claim has the
 connection that must work and the one that must be refused. testinfra
 inspects the host (files, catalog as the postgres superuser over the local
 socket, systemd units).
+
+HA stores (postgresql_session_store_ha) are one entry per member: every
+test runs against every member; a test that writes runs its writes against
+the current primary (``primary_of``), and the GC test triggers the
+primary's job. test_postgresql_ha.py adds what only a cluster has.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import files_containing, host_for
+from conftest import CONTEXT, files_containing, host_for
 from psycopg import sql
 from tlsprobe import Handshake, client_context
 
@@ -63,6 +68,42 @@ def connect(store: Store, *, user: str | None = None, password: str | None = Non
         params["sslkey"] = who["client_key_local"]
     params.update(kwargs)
     return psycopg.connect(**params)
+
+
+def is_ha(store: Store) -> bool:
+    return bool(store.get("ha"))
+
+
+def members_of(store: Store) -> list[Store]:
+    """Every member of the store's HA cluster (the store itself for a single node)."""
+    if not is_ha(store):
+        return [store]
+    return [s for s in CONTEXT.get("postgresql", []) if s.get("ha") and s.get("ha_scope") == store.get("ha_scope")]
+
+
+def in_recovery(store: Store) -> bool:
+    return psql(store, "SELECT pg_catalog.pg_is_in_recovery()") == "t"
+
+
+def primary_of(store: Store, timeout: float = 60) -> Store:
+    """The member that accepts writes now (the store itself for a single node)."""
+    if not is_ha(store):
+        return store
+    deadline = time.monotonic() + timeout
+    while True:
+        for member in members_of(store):
+            try:
+                if not in_recovery(member):
+                    return member
+            except Exception: # a member that is down is not the primary
+                continue
+        assert time.monotonic() < deadline, f"no primary among {[m['name'] for m in members_of(store)]}"
+        time.sleep(1)
+
+
+def ha_login_roles(store: Store) -> list[str]:
+    """Roles an HA cluster adds: replication and rewind (both with a password)."""
+    return [store["replication_role"], store["rewind_role"]] if is_ha(store) else []
 
 
 def table_of(store: Store, app: dict[str, Any]) -> sql.Composed:
@@ -227,15 +268,17 @@ def test_app_role_reaches_only_the_session_database(pg_store: Store) -> None:
 def test_every_password_is_a_scram_verifier(pg_store: Store) -> None:
     rows = psql(pg_store, "SELECT rolname || ' ' || rolpassword FROM pg_authid WHERE rolpassword IS NOT NULL")
     entries = [line.split(" ", 1) for line in rows.splitlines() if line]
-    assert sorted(name for name, _ in entries) == sorted(a["name"] for a in apps_of(pg_store))
+    assert sorted(name for name, _ in entries) == sorted([a["name"] for a in apps_of(pg_store)]
+                                                         + ha_login_roles(pg_store))
     for name, verifier in entries:
         assert re.match(r"^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$", verifier), name
 
 
 def test_only_postgres_is_privileged(pg_store: Store) -> None:
     rows = psql(pg_store, "SELECT rolname FROM pg_roles WHERE rolsuper OR rolcreaterole OR rolcreatedb "
-                          "OR rolreplication OR rolbypassrls")
-    assert rows.split() == ["postgres"]
+                          "OR rolreplication OR rolbypassrls ORDER BY 1")
+    # HA: the replication role has REPLICATION (and nothing else, test_postgresql_ha.py).
+    assert rows.split() == sorted(["postgres"] + ([pg_store["replication_role"]] if is_ha(pg_store) else []))
 
 
 def test_role_attributes(pg_store: Store) -> None:
@@ -253,6 +296,7 @@ def test_role_attributes(pg_store: Store) -> None:
 # --- the app role: session work and nothing else ----------------------------------------
 
 def test_app_role_does_session_work(pg_store: Store) -> None:
+    pg_store = primary_of(pg_store)
     key = sid()
     now = int(time.time())
     with connect(pg_store) as conn:
@@ -275,6 +319,7 @@ def test_app_role_does_session_work(pg_store: Store) -> None:
 
 
 def test_session_id_of_256_characters_fits(pg_store: Store) -> None:
+    pg_store = primary_of(pg_store)
     key = ("v" * 256)[: int(pg_store["session_id_length"])]
     with connect(pg_store) as conn:
         conn.execute(f'INSERT INTO "{pg_store["table"]}" (session_id, data, created_at) VALUES (%s, %s, %s)',
@@ -302,12 +347,14 @@ def test_session_id_of_256_characters_fits(pg_store: Store) -> None:
     "SELECT pg_read_file('postgresql.auto.conf')",
 ])
 def test_app_role_is_refused(pg_store: Store, statement: str) -> None:
+    pg_store = primary_of(pg_store)
     sql = statement.format(**{k: pg_store[k] for k in ("schema", "table", "app_role", "owner_role")})
     with connect(pg_store) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(sql)
 
 
 def test_app_role_cannot_create_databases(pg_store: Store) -> None:
+    pg_store = primary_of(pg_store)
     with connect(pg_store, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE DATABASE intruder")
 
@@ -344,6 +391,7 @@ def test_privileges_are_exactly_the_contract(pg_store: Store) -> None:
 
 def test_apps_cannot_touch_each_others_sessions(pg_store: Store) -> None:
     """App A's role can neither read, insert, update nor delete app B's sessions (and B's row stays)."""
+    pg_store = primary_of(pg_store)
     apps = apps_of(pg_store)
     if len(apps) < 2:
         pytest.skip("one application on this store")
@@ -441,6 +489,7 @@ def test_session_tables_follow_the_contract(pg_store: Store) -> None:
 
 def test_session_data_is_binary_safe(pg_store: Store) -> None:
     """PHP's serialize() writes NUL bytes (private/protected properties): every byte value survives, 1 MB too."""
+    pg_store = primary_of(pg_store)
     every_byte = bytes(range(256)) * 4
     serialized = b'user|O:4:"User":2:{s:8:"\x00User\x00id";i:7;s:7:"\x00*\x00role";s:5:"admin";}'
     big = bytes(range(256)) * 4096  # 1 MiB
@@ -510,8 +559,19 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
     lines = [line.split(" ") for line in rows.splitlines()]
     assert lines, "pg_hba.conf is empty"
     local = [line for line in lines if line[0] == "local"]
-    hostssl = [line for line in lines if line[0] == "hostssl"]
-    assert len(local) + len(hostssl) == len(lines), rows
+    # HA: replication and rewind lines for each member's address (TLS + SCRAM, checked below).
+    members = [line for line in lines if line[0] == "hostssl" and line[1] in ("replication", "postgres")]
+    if is_ha(pg_store):
+        assert {(m[1], m[2], m[5]) for m in members} == {
+            ("replication", pg_store["replication_role"], "scram-sha-256"),
+            ("postgres", pg_store["rewind_role"], "scram-sha-256")}, rows
+        assert all(m[4] in ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") for m in members), rows
+        assert len(members) == 2 * len(members_of(pg_store)), rows
+    else:
+        assert members == [], rows
+    hostssl = [line for line in lines if line[0] == "hostssl" and line not in members]
+    assert len(local) + len(hostssl) + len(members) == len(lines), rows
+
     assert all(line[5] == "peer" for line in local), rows
     assert {(line[1], line[2]) for line in local} == {("all", "postgres"), (pg_store["database"], pg_store["gc_role"])}
     assert len(hostssl) == len(pg_store["app_cidrs"]), rows
@@ -547,7 +607,8 @@ def test_file_owners_and_modes(pg_store: Store) -> None:
     host = host_for(pg_store["name"])
     expected = {
         pg_store["config_dir"]: 0o700,
-        f"{pg_store['config_dir']}/postgresql.conf": 0o640,
+        # HA: Patroni writes it (umask 0077): 0600.
+        f"{pg_store['config_dir']}/postgresql.conf": 0o600 if is_ha(pg_store) else 0o640,
         f"{pg_store['config_dir']}/pg_hba.conf": 0o600,
         pg_store["data_dir"]: 0o700,
         pg_store["log_directory"]: 0o700,
@@ -599,6 +660,7 @@ def test_failing_statements_leave_no_session_id_in_the_log(pg_store: Store) -> N
     """A duplicate key, a statement timeout and a cast error as the app role, each carrying a marker
     session id (as a bind parameter and inlined in the SQL text, as emulated prepares would send it):
     the server logs the errors, never the id."""
+    pg_store = primary_of(pg_store)
     app = apps_of(pg_store)[0]
     marker = "verify-marker-" + uuid.uuid4().hex
     application = "verify-log-" + uuid.uuid4().hex[:8]
@@ -655,6 +717,7 @@ def test_gc_timer_is_active(pg_store: Store) -> None:
 
 def test_gc_timer_removes_expired_rows_of_every_app_and_keeps_fresh_ones(pg_store: Store) -> None:
     """Idle rows and rows past the absolute timeout go, in every app's table; live rows stay."""
+    pg_store = primary_of(pg_store)
     now = int(time.time())
     apps = apps_of(pg_store)
     expired: dict[str, set[str]] = {}
@@ -707,6 +770,9 @@ def test_gc_timer_removes_expired_rows_of_every_app_and_keeps_fresh_ones(pg_stor
 # --- durability -----------------------------------------------------------------------------------
 
 def test_restart_keeps_committed_sessions(pg_store: Store) -> None:
+    if is_ha(pg_store):
+        pytest.skip("HA member: restarting Patroni hands the primary over; test_postgresql_ha.py proves "
+                    "durability across a failover")
     key = sid()
     with connect(pg_store, autocommit=True) as conn:
         conn.execute(f'INSERT INTO "{pg_store["table"]}" (session_id, data, created_at) VALUES (%s, %s, %s)',

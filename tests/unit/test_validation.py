@@ -136,7 +136,29 @@ def pg_apps(*extra: dict[str, Any]) -> dict[str, Any]:
     return {PG_APPS: [*GOOD_PG[PG_APPS], *extra]}
 
 
+GOOD_PG_HA: dict[str, Any] = {
+    "postgresql_session_store_ha": True,
+    "postgresql_session_store_replication_password": "R" * 24,
+    "postgresql_session_store_rewind_password": "W" * 24,
+    "postgresql_session_store_patroni_api_password": "P" * 24,
+}
+
 PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    # high availability
+    "HA on a single host": (GOOD_PG_HA, "postgresql_session_store_ha"),
+    "HA without a replication password": ({**GOOD_PG_HA, "postgresql_session_store_replication_password": ""},
+                                           "postgresql_session_store_replication_password"),
+    "HA placeholder rewind password": ({**GOOD_PG_HA,
+                                        "postgresql_session_store_rewind_password": "change-me-rewind-12345"},
+                                       "postgresql_session_store_rewind_password"),
+    "HA placeholder REST API password": ({**GOOD_PG_HA,
+                                          "postgresql_session_store_patroni_api_password": "CHANGE-ME-patroni-1234"},
+                                         "postgresql_session_store_patroni_api_password"),
+    "HA replication role = an app role": ({**GOOD_PG_HA, "postgresql_session_store_replication_role": "shop"},
+                                          "postgresql_session_store_replication_role"),
+    "HA ttl below 20": ({**GOOD_PG_HA, "postgresql_session_store_ha_ttl": 10}, "postgresql_session_store_ha_ttl"),
+    "HA loop_wait + 2 retry over ttl": ({**GOOD_PG_HA, "postgresql_session_store_ha_loop_wait": 15},
+                                        "postgresql_session_store_ha_loop_wait"),
     "unknown ssl mode": ({"postgresql_session_store_clientcert": "required"}, "postgresql_session_store_clientcert"),
     "malformed CIDR": ({"postgresql_session_store_app_cidrs": ["10.0.0.300/24"]}, "postgresql_session_store_app_cidrs"),
     "host bits set": ({"postgresql_session_store_app_cidrs": ["10.0.0.1/24"]}, "postgresql_session_store_app_cidrs"),

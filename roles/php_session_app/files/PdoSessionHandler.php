@@ -18,7 +18,13 @@
 //     created longer than absoluteTimeout ago is gone;
 //   - one INSERT .. ON CONFLICT per write instead of SELECT COUNT + UPDATE or
 //     INSERT, and read() reuses the row validateId() has just fetched;
-//   - updateTimestamp() (lazy_write) touches modified_at only.
+//   - updateTimestamp() (lazy_write) touches modified_at only;
+//   - a lost connection (SQLSTATE class 08, 57P01-57P03 admin/crash
+//     shutdown, 25006 a demoted primary, HY000 libpq without a SQLSTATE) is
+//     reopened ONCE and the statement run again: with a multi-host DSN
+//     (target_session_attrs=read-write) the new connection finds the new
+//     primary after a failover. Each statement is one autocommit statement,
+//     so running it again is safe (the upsert and deletes are idempotent).
 // created_at: a new row (new session, or session_regenerate_id() / a new id
 // after session_destroy() in the same request) inherits the created_at of
 // the session this handler read in the request, so regenerating never
@@ -37,7 +43,11 @@ use SessionUpdateTimestampHandlerInterface;
 final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
 {
     private const DSN_KEYS = ['host', 'port', 'dbname', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey',
-                              'connect_timeout', 'application_name'];
+                              'connect_timeout', 'application_name', 'target_session_attrs', 'tcp_user_timeout',
+                              'keepalives_idle', 'keepalives_interval', 'keepalives_count'];
+
+    /** SQLSTATEs (or classes, 2 characters) after which the connection is reopened once. */
+    private const RECONNECT_STATES = ['08', '57P01', '57P02', '57P03', '25006', 'HY000'];
 
     private readonly string $table;
 
@@ -53,11 +63,18 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     /**
      * @param int $absoluteTimeout seconds after created_at that a session is gone (0: no limit)
      */
+    /** Reconnections done by this handler (0 or 1 per statement; for tests and logs). */
+    public int $reconnects = 0;
+
+    /**
+     * @param \Closure(): PDO|null $reconnect opens a new connection (null: never reconnect)
+     */
     public function __construct(
-        private readonly PDO $db,
+        private PDO $db,
         string $table,
         private readonly int $idleTimeout,
         private readonly int $absoluteTimeout = 0,
+        private readonly ?\Closure $reconnect = null,
     ) {
         $this->table = self::quoteIdentifier($table);
     }
@@ -65,8 +82,17 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     /** The handler for a session config rendered by the role (store postgresql). */
     public static function fromConfig(array $config): self
     {
-        return new self(self::connect($config['db']), $config['options']['table'], (int) $config['idleTimeout'],
-                        (int) ($config['absoluteTimeout'] ?? 0));
+        $db = $config['db'];
+        return new self(self::connect($db), $config['options']['table'], (int) $config['idleTimeout'],
+                        (int) ($config['absoluteTimeout'] ?? 0), static fn (): PDO => self::connect($db));
+    }
+
+    /** Whether $e says the connection is gone (or the server is no longer the primary). */
+    public static function isConnectionLoss(\PDOException $e): bool
+    {
+        $state = (string) ($e->errorInfo[0] ?? $e->getCode());
+        return in_array($state, self::RECONNECT_STATES, true)
+            || in_array(substr($state, 0, 2), self::RECONNECT_STATES, true);
     }
 
     /** A PDO connection from the config's 'db' descriptor (the keys of Phalcon's Pdo\Postgresql). */
@@ -126,42 +152,39 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     public function write(string $id, string $data): bool
     {
         // A new row inherits created_at (see the header); an existing row keeps its own.
-        $stmt = $this->statement(
-            'INSERT INTO %s (session_id, data, created_at, modified_at) VALUES (:id, :data, :created, NULL) '
-            . 'ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data, modified_at = :now'
-        );
         $now = time();
-        $stmt->bindValue(':id', $id, PDO::PARAM_STR);
-        $stmt->bindValue(':data', $data, PDO::PARAM_LOB);
-        $stmt->bindValue(':created', $this->createdAt ?? $now, PDO::PARAM_INT);
-        $stmt->bindValue(':now', $now, PDO::PARAM_INT);
-        return $stmt->execute();
+        $this->run(
+            'INSERT INTO %s (session_id, data, created_at, modified_at) VALUES (:id, :data, :created, NULL) '
+            . 'ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data, modified_at = :now',
+            [':id' => [$id, PDO::PARAM_STR], ':data' => [$data, PDO::PARAM_LOB],
+             ':created' => [$this->createdAt ?? $now, PDO::PARAM_INT], ':now' => [$now, PDO::PARAM_INT]]
+        );
+        return true;
     }
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        $stmt = $this->statement('UPDATE %s SET modified_at = :now WHERE session_id = :id');
-        $stmt->bindValue(':now', time(), PDO::PARAM_INT);
-        $stmt->bindValue(':id', $id, PDO::PARAM_STR);
-        return $stmt->execute();
+        $this->run('UPDATE %s SET modified_at = :now WHERE session_id = :id',
+                   [':now' => [time(), PDO::PARAM_INT], ':id' => [$id, PDO::PARAM_STR]]);
+        return true;
     }
 
     public function destroy(string $id): bool
     {
         $this->checked = null;
-        $stmt = $this->statement('DELETE FROM %s WHERE session_id = :id');
-        $stmt->bindValue(':id', $id, PDO::PARAM_STR);
-        return $stmt->execute();
+        $this->run('DELETE FROM %s WHERE session_id = :id', [':id' => [$id, PDO::PARAM_STR]]);
+        return true;
     }
 
     public function gc(int $max_lifetime): int|false
     {
         $now = time();
-        $stmt = $this->statement('DELETE FROM %s WHERE COALESCE(modified_at, created_at) < :idle OR created_at < :absolute');
-        $stmt->bindValue(':idle', $now - $this->idleTimeout, PDO::PARAM_INT);
-        $stmt->bindValue(':absolute', $this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN,
-                         PDO::PARAM_INT);
-        return $stmt->execute() ? $stmt->rowCount() : false;
+        $stmt = $this->run(
+            'DELETE FROM %s WHERE COALESCE(modified_at, created_at) < :idle OR created_at < :absolute',
+            [':idle' => [$now - $this->idleTimeout, PDO::PARAM_INT],
+             ':absolute' => [$this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN, PDO::PARAM_INT]]
+        );
+        return $stmt->rowCount();
     }
 
     /**
@@ -171,15 +194,12 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     private function fetchLive(string $id): string|false
     {
         $now = time();
-        $stmt = $this->statement(
+        $stmt = $this->run(
             'SELECT data, created_at FROM %s WHERE session_id = :id '
-            . 'AND COALESCE(modified_at, created_at) >= :idle AND created_at >= :absolute'
+            . 'AND COALESCE(modified_at, created_at) >= :idle AND created_at >= :absolute',
+            [':id' => [$id, PDO::PARAM_STR], ':idle' => [$now - $this->idleTimeout, PDO::PARAM_INT],
+             ':absolute' => [$this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN, PDO::PARAM_INT]]
         );
-        $stmt->bindValue(':id', $id, PDO::PARAM_STR);
-        $stmt->bindValue(':idle', $now - $this->idleTimeout, PDO::PARAM_INT);
-        $stmt->bindValue(':absolute', $this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN,
-                         PDO::PARAM_INT);
-        $stmt->execute();
         $row = $stmt->fetch(PDO::FETCH_NUM);
         $stmt->closeCursor();
         if ($row === false) {
@@ -189,6 +209,39 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
         // pdo_pgsql returns bytea as a stream (a string on some builds).
         $data = is_resource($row[0]) ? stream_get_contents($row[0]) : $row[0];
         return $data === false || $data === null ? '' : (string) $data;
+    }
+
+    /**
+     * Prepare (once per connection), bind and execute $sql; on a lost
+     * connection reopen it once and run the statement again. A second loss,
+     * or any other error, is thrown.
+     *
+     * @param array<string, array{0: mixed, 1: int}> $params name => [value, PDO::PARAM_*]
+     */
+    private function run(string $sql, array $params): PDOStatement
+    {
+        try {
+            return $this->bindAndExecute($sql, $params);
+        } catch (\PDOException $e) {
+            if ($this->reconnect === null || !self::isConnectionLoss($e)) {
+                throw $e;
+            }
+        }
+        $this->statements = [];
+        $this->db = ($this->reconnect)();
+        $this->reconnects++;
+        return $this->bindAndExecute($sql, $params);
+    }
+
+    /** @param array<string, array{0: mixed, 1: int}> $params */
+    private function bindAndExecute(string $sql, array $params): PDOStatement
+    {
+        $stmt = $this->statement($sql);
+        foreach ($params as $name => [$value, $type]) {
+            $stmt->bindValue($name, $value, $type);
+        }
+        $stmt->execute();
+        return $stmt;
     }
 
     /**

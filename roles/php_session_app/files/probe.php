@@ -173,6 +173,20 @@ try {
         ProbeSession::save($state);
         probe_reply(200, ['id' => ProbeSession::id(), 'count' => $state['count']]);
     }
+    // Like /probe/session, but the session is written (committed in the
+    // store) BEFORE the reply: a 200 means the write was acknowledged. The
+    // HA failover test counts on it.
+    if ($path === '/probe/commit' && $method === 'POST') {
+        ProbeSession::start($config);
+        $state = ProbeSession::state();
+        $state['count'] = ($state['count'] ?? 0) + 1;
+        ProbeSession::save($state);
+        $id = ProbeSession::id();
+        if (!session_write_close()) {
+            throw new RuntimeException('the session write failed');
+        }
+        probe_reply(200, ['id' => $id, 'count' => $state['count']]);
+    }
     if ($path === '/probe/login' && $method === 'POST') {
         ProbeSession::start($config);
         probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);

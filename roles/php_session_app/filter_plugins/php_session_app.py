@@ -496,9 +496,14 @@ def resolve(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], hostvars: 
             else:
                 entries = _pg_apps(view)
                 pg_app = entries[app["store_user"]] if app["store_user"] else next(iter(entries.values()))
+                nodes = list(view.get("nodes") or []) if view.get("ha") else []
                 entry["postgresql"] = {
-                    "host": str(view["name"]),
-                    "port": int(view.get("server_port") or view["port"]),
+                    # HA: every member (libpq multi-host; the app picks the
+                    # read-write one), each dialled by its own name.
+                    "host": ",".join(str(n["name"]) for n in nodes) if nodes else str(view["name"]),
+                    "port": (",".join(str(int(n["port"])) for n in nodes) if nodes
+                             else int(view.get("server_port") or view["port"])),
+                    "ha": bool(nodes),
                     "database": str(view["database"]),
                     "schema": str(view["schema"]),
                     "table": str(pg_app["table"]),

@@ -77,6 +77,71 @@ def conf_value(value: object) -> str:
     return f"'{text}'"
 
 
+def patroni_value(value: object) -> str:
+    """A postgresql.conf value for Patroni's YAML (Patroni quotes it): booleans as on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def patroni_parameters(parameters: Mapping[str, Any]) -> dict[str, str]:
+    """postgresql.conf settings as Patroni's postgresql.parameters (string values)."""
+    return {str(name): patroni_value(value) for name, value in parameters.items()}
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            result.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            result[f"{prefix}{key}"] = patroni_value(value)
+    return result
+
+
+def dcs_differs(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether Patroni's cluster-wide settings differ from the role's (only the keys the role sets count)."""
+    now, want = _flatten(current), _flatten(wanted)
+    return any(now.get(key) != value for key, value in want.items())
+
+
+def hba_line(address: str, kind: str, database: str, users: str, options: str) -> str:
+    """One pg_hba.conf line with SCRAM: an address alone becomes a /32 (/128) network."""
+    network = address if "/" in address else f"{address}/{128 if ':' in address else 32}"
+    return f"{kind} {database} {users} {network} scram-sha-256{options}"
+
+
+def node(name: str, hostvars: Any, port: int) -> dict[str, Any]:
+    """An HA member as clients see it: inventory name (the name app hosts dial; it is in the
+    certificate), the server port, and the host/port the control node reaches it at."""
+    own = hostvars[name]
+    return {
+        "name": str(name),
+        "port": int(port),
+        "client_host": str(own.get("postgresql_session_store_client_host") or own.get("ansible_host") or name),
+        "client_port": int(own.get("postgresql_session_store_client_port") or port),
+    }
+
+
+def member_address(name: str, hostvars: Any) -> str:
+    """An HA member's address: its postgresql_session_store_ha_address when the inventory sets one,
+    else its default IPv4 address (the role default, which hostvars do not carry)."""
+    own = hostvars[name]
+    explicit = own.get("postgresql_session_store_ha_address")
+    if explicit:
+        return str(explicit)
+    try:
+        return str(own["ansible_facts"]["default_ipv4"]["address"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{name}: no facts to find its address; set postgresql_session_store_ha_address") from exc
+
+
+def dcs_member(pair: Any) -> dict[str, str]:
+    """An etcd member from (address, inventory name)."""
+    address, name = pair
+    return {"name": str(name), "address": str(address)}
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -300,4 +365,11 @@ class FilterModule:
             "postgresql_session_store_extra_grants": extra_grants,
             "postgresql_session_store_client_apps": client_apps,
             "postgresql_session_store_role_settings": role_settings,
+            "postgresql_session_store_patroni_value": patroni_value,
+            "postgresql_session_store_hba_line": hba_line,
+            "postgresql_session_store_dcs_member": dcs_member,
+            "postgresql_session_store_member_address": member_address,
+            "postgresql_session_store_node": node,
+            "postgresql_session_store_dcs_differs": dcs_differs,
+            "postgresql_session_store_patroni_parameters": patroni_parameters,
         }
