@@ -474,3 +474,11 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
     seconds = wait_for("the old primary rejoins as a replica", rejoined, 90)
     print(f"REJOIN FIGURES {json.dumps({'old_primary': old['name'], 'seconds_to_rejoin': round(seconds, 1)})}")
     assert settled(ha_group, client_cert)["name"] == new["name"]
+
+
+def test_no_ha_secret_in_ansible_output(ha_node: Store, ansible_log: str | None) -> None:
+    if ansible_log is None:
+        pytest.skip("no Ansible log of this run (set ANSIBLE_LOG_PATH)")
+    assert "Sentinel" in ansible_log, "log does not hold the HA converge"
+    for key in ("replication_password", "sentinel_password", "check_password"):
+        assert ha_node[key] not in ansible_log, key
