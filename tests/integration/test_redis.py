@@ -54,17 +54,41 @@ def primary_of(store: Store, client_cert: tuple[str, str] | None) -> Store:
     The primary is the node answering ROLE master with replicas attached."""
     if not store.get("ha"):
         return store
-    for candidate in conftest.CONTEXT.get("redis", []):
-        if candidate.get("ha_group") != store.get("ha_group"):
-            continue
+    # A primary restarted by a test resyncs its replicas first: wait for it.
+    deadline = time.monotonic() + 60
+    while True:
+        for candidate in conftest.CONTEXT.get("redis", []):
+            if candidate.get("ha_group") != store.get("ha_group"):
+                continue
+            try:
+                role = connect(candidate, client_cert, candidate["admin_user"], candidate["admin_password"]) \
+                    .execute_command("ROLE")
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                continue
+            if role[0] == "master" and role[2]:
+                return candidate
+        if time.monotonic() > deadline:
+            raise AssertionError(f"HA group {store.get('ha_group')}: no node is a primary with replicas")
+        time.sleep(1)
+
+
+def rejoined(store: Store, client_cert: tuple[str, str] | None) -> None:
+    """An HA node back from a restart: wait until it is the primary with replicas or a synced replica
+    (a restarted node comes up alone; Sentinel makes it a replica again and it resyncs)."""
+    if not store.get("ha"):
+        return
+    deadline = time.monotonic() + 90
+    info: dict[str, Any] = {}
+    while time.monotonic() < deadline:
         try:
-            role = connect(candidate, client_cert, candidate["admin_user"], candidate["admin_password"]) \
-                .execute_command("ROLE")
-        except redis.ConnectionError:
-            continue
-        if role[0] == "master" and role[2]:
-            return candidate
-    raise AssertionError(f"HA group {store.get('ha_group')}: no node is a primary with replicas")
+            info = connect(store, client_cert, store["admin_user"], store["admin_password"]).info("replication")
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            info = {}
+        if (info.get("role") == "master" and int(info.get("connected_slaves", 0)) > 0) or \
+                (info.get("role") == "slave" and info.get("master_link_status") == "up"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{store['name']} did not rejoin its HA group: {info}")
 
 
 def app_user(store: Store) -> dict[str, str]:
@@ -481,6 +505,9 @@ def test_sessions_survive(redis_store: Store, client_cert: tuple[str, str] | Non
         host.check_output(f"systemctl restart {redis_store['service']}")
     else:  # a crash: no shutdown save, only the AOF
         host.check_output(f"systemctl kill -s KILL {redis_store['service']}")
+    # An HA node keeps sessions as a member of its group: back as the primary
+    # or as a synced replica (a replica's own AOF is not the guarantee).
+    rejoined(redis_store, client_cert)
     app = connect(redis_store, client_cert, user["name"], user["password"])
     deadline = time.monotonic() + 30
     while True:
