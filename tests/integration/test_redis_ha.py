@@ -483,7 +483,9 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
         return info["role"] == "slave" and info["master_link_status"] == "up" and \
             info["master_host"] == new["announce_host"]
     seconds = wait_for("the old primary rejoins as a replica", rejoined, 90)
+    figures["seconds_to_rejoin_after_start"] = round(seconds, 1)
     print(f"REJOIN FIGURES {json.dumps({'old_primary': old['name'], 'seconds_to_rejoin': round(seconds, 1)})}")
+    _report_path().write_text(json.dumps(figures, indent=2) + "\n")
     assert settled(ha_group, client_cert)["name"] == new["name"]
 
 
