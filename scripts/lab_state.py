@@ -147,15 +147,20 @@ def smoke(lab_dir: Path) -> list[str]:
         context = ssl.create_default_context(cafile=redis["ca_cert"])
         if redis.get("client_cert"):
             context.load_cert_chain(redis["client_cert"], redis["client_key"])
-        try:
-            with socket.create_connection((redis["host"], int(redis["port"])), timeout=10) as raw, \
-                    context.wrap_socket(raw, server_hostname=redis["host"]) as tls:
-                tls.sendall(b"PING\r\n")
-                reply = tls.recv(256)
-            if not reply.startswith(b"-NOAUTH"):
-                failures.append(f"redis: unauthenticated PING answered {reply[:60]!r}, expected NOAUTH")
-        except OSError as error:
-            failures.append(f"redis: {error}")
+        # The primary, and in an HA group every node and Sentinel.
+        targets = [("redis", redis["host"], int(redis["port"]))]
+        for kind in ("nodes", "sentinels"):
+            targets += [(f"redis {kind} {n['container']}", n["host"], int(n["port"])) for n in redis.get(kind) or []]
+        for label, host, port in targets:
+            try:
+                with socket.create_connection((host, port), timeout=10) as raw, \
+                        context.wrap_socket(raw, server_hostname=host) as tls:
+                    tls.sendall(b"PING\r\n")
+                    reply = tls.recv(256)
+                if not reply.startswith(b"-NOAUTH"):
+                    failures.append(f"{label}: unauthenticated PING answered {reply[:60]!r}, expected NOAUTH")
+            except OSError as error:
+                failures.append(f"{label}: {error}")
     for store, app in sorted((endpoints.get("apps") or {}).items()):
         context = ssl.create_default_context(cafile=app["ca_cert"])
         try:

@@ -48,6 +48,49 @@ def connect(store: Store, client_cert: tuple[str, str] | None, user: str | None 
     )
 
 
+def primary_of(store: Store, client_cert: tuple[str, str] | None) -> Store:
+    """Where session writes go: the store itself, or its HA group's current
+    primary (replicas are read-only; refusals are proven on every node).
+    The primary is the node answering ROLE master with replicas attached."""
+    if not store.get("ha"):
+        return store
+    # A primary restarted by a test resyncs its replicas first: wait for it.
+    deadline = time.monotonic() + 60
+    while True:
+        for candidate in conftest.CONTEXT.get("redis", []):
+            if candidate.get("ha_group") != store.get("ha_group"):
+                continue
+            try:
+                role = connect(candidate, client_cert, candidate["admin_user"], candidate["admin_password"]) \
+                    .execute_command("ROLE")
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                continue
+            if role[0] == "master" and role[2]:
+                return candidate
+        if time.monotonic() > deadline:
+            raise AssertionError(f"HA group {store.get('ha_group')}: no node is a primary with replicas")
+        time.sleep(1)
+
+
+def rejoined(store: Store, client_cert: tuple[str, str] | None) -> None:
+    """An HA node back from a restart: wait until it is the primary with replicas or a synced replica
+    (a restarted node comes up alone; Sentinel makes it a replica again and it resyncs)."""
+    if not store.get("ha"):
+        return
+    deadline = time.monotonic() + 90
+    info: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            info = connect(store, client_cert, store["admin_user"], store["admin_password"]).info("replication")
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            info = {}
+        if (info.get("role") == "master" and int(info.get("connected_slaves", 0)) > 0) or \
+                (info.get("role") == "slave" and info.get("master_link_status") == "up"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{store['name']} did not rejoin its HA group: {info}")
+
+
 def app_user(store: Store) -> dict[str, str]:
     assert store["app_users"], "no app user configured"
     return dict(store["app_users"][0])
@@ -57,6 +100,13 @@ def app_user(store: Store) -> dict[str, str]:
 def app(redis_store: Store, client_cert: tuple[str, str] | None) -> redis.Redis:
     user = app_user(redis_store)
     return connect(redis_store, client_cert, user["name"], user["password"])
+
+
+@pytest.fixture
+def app_writer(redis_store: Store, client_cert: tuple[str, str] | None) -> redis.Redis:
+    """The app user on the node that takes writes (see primary_of)."""
+    user = app_user(redis_store)
+    return connect(primary_of(redis_store, client_cert), client_cert, user["name"], user["password"])
 
 
 @pytest.fixture
@@ -201,7 +251,8 @@ def reload_secret(store: Store) -> str:
 
 # --- app user: least privilege -----------------------------------------------
 
-def test_app_user_can_do_session_work(app: redis.Redis, redis_store: Store) -> None:
+def test_app_user_can_do_session_work(app_writer: redis.Redis, redis_store: Store) -> None:
+    app = app_writer
     sid = key(redis_store)
     lock = sid + "_LOCK"
     token = uuid.uuid4().hex
@@ -233,7 +284,7 @@ def users_with_locking(store: Store, locking: bool) -> list[dict[str, Any]]:
 
 def test_users_with_locking_release_locks_by_eval(redis_store: Store, client_cert: tuple[str, str] | None) -> None:
     for user in users_with_locking(redis_store, True):
-        conn = connect(redis_store, client_cert, user["name"], user["password"])
+        conn = connect(primary_of(redis_store, client_cert), client_cert, user["name"], user["password"])
         lock, token = f"{user['key_prefix']}{uuid.uuid4().hex}_LOCK", uuid.uuid4().hex
         assert conn.set(lock, token, nx=True, ex=30)
         assert conn.eval(LOCK_RELEASE, 1, lock, token) == 1
@@ -243,7 +294,7 @@ def test_users_with_locking_release_locks_by_eval(redis_store: Store, client_cer
 def test_users_without_locking_get_no_eval(redis_store: Store, client_cert: tuple[str, str] | None) -> None:
     """EVAL/EVALSHA (phpredis' lock release) only for users with locking on."""
     for user in users_with_locking(redis_store, False):
-        conn = connect(redis_store, client_cert, user["name"], user["password"])
+        conn = connect(primary_of(redis_store, client_cert), client_cert, user["name"], user["password"])
         lock, token = f"{user['key_prefix']}{uuid.uuid4().hex}_LOCK", uuid.uuid4().hex
         assert conn.set(lock, token, nx=True, ex=30)
         with pytest.raises(redis.exceptions.NoPermissionError):
@@ -444,15 +495,19 @@ def test_server_runs_unprivileged_and_sandboxed(redis_store: Store) -> None:
 @pytest.mark.parametrize("how", ["restart", "kill"])
 def test_sessions_survive(redis_store: Store, client_cert: tuple[str, str] | None, how: str) -> None:
     user = app_user(redis_store)
-    app = connect(redis_store, client_cert, user["name"], user["password"])
+    # Written on the primary (this node itself unless it is an HA replica).
+    app = connect(primary_of(redis_store, client_cert), client_cert, user["name"], user["password"])
     sid = key(redis_store)
     app.setex(sid, 1800, "user|s:5:\"alice\";")
-    time.sleep(2)  # appendfsync everysec: written 2 s before the restart
+    time.sleep(2)  # appendfsync everysec (and replication): written 2 s before the restart
     host = host_for(redis_store["name"])
     if how == "restart":
         host.check_output(f"systemctl restart {redis_store['service']}")
     else:  # a crash: no shutdown save, only the AOF
         host.check_output(f"systemctl kill -s KILL {redis_store['service']}")
+    # An HA node keeps sessions as a member of its group: back as the primary
+    # or as a synced replica (a replica's own AOF is not the guarantee).
+    rejoined(redis_store, client_cert)
     app = connect(redis_store, client_cert, user["name"], user["password"])
     deadline = time.monotonic() + 30
     while True:

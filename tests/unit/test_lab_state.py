@@ -27,7 +27,7 @@ def _tree(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_lab_inventory_lists_the_lab_containers() -> None:
     assert ls.lab_containers(ROOT / "inventories" / "lab" / "hosts.yml") == [
-        "lab-app", "lab-pg", "lab-pg-2", "lab-pg-3", "lab-redis"]
+        "lab-app", "lab-pg", "lab-pg-2", "lab-pg-3", "lab-redis", "lab-redis-2", "lab-redis-3"]
 
 
 def test_fingerprint_is_stable_and_ignores_caches(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_check_refuses_a_stopped_container(tmp_path: Path, monkeypatch: pytest.M
 def test_check_accepts_the_recorded_state_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "endpoints.json").write_text("{}")
     states = {"lab-app": "a i true t", "lab-pg": "b i true t", "lab-pg-2": "d i true t", "lab-pg-3": "e i true t",
-              "lab-redis": "c i true t"}
+              "lab-redis": "c i true t", "lab-redis-2": "f i true t", "lab-redis-3": "g i true t"}
     monkeypatch.setattr(ls, "container_states", lambda names: {n: states[n] for n in names})
     ls.record(ROOT, tmp_path)
     assert ls.check(ROOT, tmp_path)[0]

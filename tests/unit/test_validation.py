@@ -28,6 +28,16 @@ GOOD_REDIS: dict[str, Any] = {
 }
 
 
+# A complete HA setting (its group is too small on the validation host).
+GOOD_HA: dict[str, Any] = {
+    "redis_session_store_ha": True,
+    "redis_session_store_ha_group": "all",
+    "redis_session_store_replication_password": "R" * 24,
+    "redis_session_store_sentinel_password": "S" * 24,
+    "redis_session_store_check_password": "C" * 24,
+}
+
+
 PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
 
 
@@ -116,6 +126,17 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                    "redis_session_store_admin_password"),
     "placeholder app password": (_redis_user(password="change-me-please-0123456789"),
                                  "redis_session_store_app_users[0] (app).password"),
+    # HA group (the validation host's group holds one host only).
+    "HA group of one host": ({**GOOD_HA}, "redis_session_store_ha needs the group redis_session_store_ha_group"),
+    "HA without replication password": ({**GOOD_HA, "redis_session_store_replication_password": ""},
+                                        "redis_session_store_replication_password"),
+    "HA placeholder Sentinel password": ({**GOOD_HA,
+                                          "redis_session_store_sentinel_password": "CHANGE-ME-sentinel-0123"},
+                                         "redis_session_store_sentinel_password"),
+    "HA short check password": ({**GOOD_HA, "redis_session_store_check_password": "short"},
+                                "redis_session_store_check_password"),
+    "HA replication password equal to the admin's": ({**GOOD_HA, "redis_session_store_replication_password": "A" * 24},
+                                                     "redis_session_store_replication_password"),
     "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
     "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
                                               "session_pki_renew_days"),

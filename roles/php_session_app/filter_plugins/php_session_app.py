@@ -477,11 +477,14 @@ def resolve(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], hostvars: 
             entry["store_ca_local"] = str(view["ca_cert_local"])
             if app["store"] == "redis":
                 user = next(u for u in view["app_users"] if str(u["name"]) == app["store_user"])
+                ha = _flag(view.get("ha", False))
                 entry["redis"] = {
                     # App hosts reach the store by its own name and port, not
-                    # the address the control node uses.
-                    "host": str(view.get("server_name") or view["name"]),
-                    "port": int(view["tls_port"]),
+                    # the address the control node uses; an HA group by its
+                    # service name through the host's local proxy
+                    # (redis_session_proxy maps the name to 127.0.0.1).
+                    "host": str(view["service_name"] if ha else (view.get("server_name") or view["name"])),
+                    "port": int(view["proxy_port"] if ha else view["tls_port"]),
                     "user": str(user["name"]),
                     "password": str(user["password"]),
                     "prefix": str(user["key_prefix"]),

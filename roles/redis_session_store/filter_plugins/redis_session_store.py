@@ -3,6 +3,8 @@
 * ``redis_session_store_problems(settings)`` lists every input error (empty
   when the input is good), each naming the variable. The messages never hold a
   secret: the caller runs it in a no_log task and reports the list separately.
+* ``redis_session_store_ha_primary(lines, peers, hint)`` decides the primary
+  of an HA group from a survey of its Sentinels and nodes (see tasks/ha.yml).
 * ``redis_session_store_users_view(users)`` returns the app users with their
   defaults filled in (``locking``), as the client view publishes them.
 
@@ -12,6 +14,7 @@ Every pattern is matched with ``re.fullmatch``: ``$`` would accept ``"x\\n"``.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,6 +155,15 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     errors += _command_problems("redis_session_store_app_commands", settings.get("app_commands"))
     for var in ("tls_ciphers", "tls_ciphersuites"):
         errors += _cipher_problems(f"redis_session_store_{var}", settings.get(var))
+    if settings.get("ha") in (True, "true", "True", "yes"):
+        for var in ("replication_password", "sentinel_password", "check_password"):
+            errors += _password_problems(f"redis_session_store_{var}", settings.get(var), min_length)
+        passwords = [settings.get(k) for k in ("admin_password", "replication_password", "sentinel_password",
+                                                "check_password")]
+        if len({p for p in passwords if isinstance(p, str) and p}) < len([p for p in passwords if p]):
+            errors.append("redis_session_store_replication_password, redis_session_store_sentinel_password, "
+                          "redis_session_store_check_password and redis_session_store_admin_password must all "
+                          "differ (each user has its own secret).")
     users = settings.get("app_users")
     if not isinstance(users, list):
         return [*errors, "redis_session_store_app_users must be a list."]
@@ -160,6 +172,38 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
         errors += _user_problems(index, user, reserved, min_length)
     errors += _overlap_problems(users)
     return errors
+
+
+SURVEY_PORT_RE = re.compile(r"[0-9]{1,5}")
+CONNECTED_RE = re.compile(r"connected_slaves:([0-9]+)")
+
+
+def ha_primary(lines: list[str], peers: list[str], hint: str) -> dict[str, Any]:
+    """The primary of an HA group from survey lines (tasks/ha.yml).
+
+    ``sentinel <peer> <host> <port>``: what that Sentinel names as primary
+    (fewer words: it did not answer). ``role <peer> <role> [connected_slaves:N]``:
+    the node's ROLE. The Sentinels' majority wins; without any answer, the one
+    primary that has replicas; without one, the inventory's hint (a new group).
+    """
+    votes: Counter[str] = Counter()
+    roles: dict[str, dict[str, Any]] = {}
+    for line in lines or []:
+        words = str(line).split()
+        if len(words) == 4 and words[0] == "sentinel" and SURVEY_PORT_RE.fullmatch(words[3]) \
+                and words[2] in peers:
+            votes[words[2]] += 1
+        elif len(words) >= 3 and words[0] == "role" and words[2] in ("master", "slave"):
+            found = CONNECTED_RE.fullmatch(words[3]) if len(words) > 3 else None
+            roles[words[1]] = {"role": words[2], "replicas": int(found.group(1)) if found else 0}
+    if votes:
+        ranked = votes.most_common()
+        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
+            return {"primary": ranked[0][0], "source": f"Sentinels ({dict(votes)})", "roles": roles}
+    masters = sorted(p for p, r in roles.items() if r["role"] == "master" and r["replicas"] > 0)
+    if len(masters) == 1:
+        return {"primary": masters[0], "source": "the only node with replicas", "roles": roles}
+    return {"primary": hint, "source": "the inventory hint (new group)", "roles": roles}
 
 
 def users_view(users: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -171,4 +215,5 @@ class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, object]:
-        return {"redis_session_store_problems": problems, "redis_session_store_users_view": users_view}
+        return {"redis_session_store_problems": problems, "redis_session_store_users_view": users_view,
+                "redis_session_store_ha_primary": ha_primary}
