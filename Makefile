@@ -14,6 +14,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 ANSIBLE_COMMUNITY_PACKAGE := ansible==12.3.0
 DISTROS := bookworm trixie
 SCENARIOS ?= redis postgresql app
+# The HA scenarios (Debian 13; Redis HA with Valkey): `make test-ha`. They are
+# not in `make test` until a fresh-clone run shows them inside CI's budget.
+HA_SCENARIOS := redis-ha postgresql-ha
+# The rest of the HA matrix (`make test-matrix`): scenario, distro, Redis engine.
+MATRIX_RUNS := "redis-ha bookworm redis" "redis-ha trixie redis" "postgresql-ha bookworm -"
 PY_SOURCES := scripts tests $(wildcard bench) $(wildcard roles/*/filter_plugins)
 
 .PHONY: help
@@ -61,6 +66,18 @@ molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
 
 .PHONY: test
 test: setup lint unit molecule ## THE test command: what CI runs
+
+.PHONY: test-ha
+test-ha: setup ## The HA scenarios on Debian 13 (Redis HA with Valkey): failover under load
+	for s in $(HA_SCENARIOS); do $(BIN)/molecule test -s $$s; done
+
+.PHONY: test-matrix
+test-matrix: setup ## The HA scenarios on the combinations test-ha leaves out (Debian 12; Redis on 13)
+	for run in $(MATRIX_RUNS); do \
+	  set -- $$run; \
+	  echo ">> molecule test -s $$1 on $$2 ($$3)"; \
+	  KIT_HA_DISTRO=$$2 KIT_REDIS_HA_ENGINE=$$3 $(BIN)/molecule test -s $$1; \
+	done
 
 .PHONY: lab
 # On a lab unchanged since its last verified converge (scripts/lab_state.py:
