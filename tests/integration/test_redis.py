@@ -127,16 +127,22 @@ def test_plaintext_to_tls_port_is_refused(redis_store: Store) -> None:
         plain.ping()
 
 
-def test_only_the_tls_port_listens(redis_store: Store) -> None:
-    host = host_for(redis_store["name"])
-    pid = host.check_output(f"systemctl show -p MainPID --value {redis_store['service']}").strip()
-    assert pid not in ("", "0"), "server is not running"
+def listening(name: str, service: str, user: str) -> tuple[set[str], str]:
+    """TCP ports the service's main process listens on, and its Unix sockets (ss lines)."""
+    host = host_for(name)
+    pid = host.check_output(f"systemctl show -p MainPID --value {service}").strip()
+    assert pid not in ("", "0"), f"{service} is not running"
     # Run ss as the service user: it may read its own processes' sockets
     # (root in a container lacks CAP_SYS_PTRACE for that).
-    listening = host.check_output(f"runuser -u {redis_store['user']} -- ss -Htlnp")
-    ports = {line.split()[3].rsplit(":", 1)[1] for line in listening.splitlines() if f"pid={pid}," in line}
+    tcp = host.check_output(f"runuser -u {user} -- ss -Htlnp")
+    ports = {line.split()[3].rsplit(":", 1)[1] for line in tcp.splitlines() if f"pid={pid}," in line}
+    return ports, host.check_output(f"runuser -u {user} -- ss -Hxlp | grep 'pid={pid},' || true")
+
+
+def test_only_the_tls_port_listens(redis_store: Store) -> None:
+    ports, unix = listening(redis_store["name"], redis_store["service"], redis_store["user"])
     assert ports == {str(redis_store["tls_port"])}
-    assert not host.check_output(f"runuser -u {redis_store['user']} -- ss -Hxlp | grep 'pid={pid},' || true")
+    assert not unix
 
 
 def test_tls_1_1_is_refused(redis_store: Store, client_cert: tuple[str, str] | None) -> None:

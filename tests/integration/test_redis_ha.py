@@ -26,6 +26,7 @@ import pytest
 import redis
 from conftest import files_containing, host_for, no_retry
 from test_app import new_session, reply, request
+from test_redis import listening
 
 Store = dict[str, Any]
 App = dict[str, Any]
@@ -182,11 +183,7 @@ def test_plaintext_is_refused_on_every_port(ha_node: Store, service: str,
 
 
 def test_only_the_sentinel_tls_port_listens(ha_node: Store) -> None:
-    host = host_for(ha_node["name"])
-    pid = host.check_output(f"systemctl show -p MainPID --value {ha_node['sentinel_service']}").strip()
-    assert pid not in ("", "0"), "Sentinel is not running"
-    listening = host.check_output(f"runuser -u {ha_node['user']} -- ss -Htlnp")
-    ports = {line.split()[3].rsplit(":", 1)[1] for line in listening.splitlines() if f"pid={pid}," in line}
+    ports, _ = listening(ha_node["name"], ha_node["sentinel_service"], ha_node["user"])
     assert ports == {str(ha_node["sentinel_port"])}
 
 

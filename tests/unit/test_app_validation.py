@@ -10,7 +10,6 @@ Plus direct tests of the role's filters (rendering helpers).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from role_filters import load
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = Path(__file__).parent / "validation" / "play.yml"
@@ -253,12 +253,7 @@ def test_app_good_input_passes_validation(tmp_path: Path) -> None:
 # --- the filters ------------------------------------------------------------------------------
 
 def _filters() -> ModuleType:
-    path = ROOT / "roles/php_session_app/filter_plugins/php_session_app.py"
-    spec = importlib.util.spec_from_file_location("php_session_app_filters", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("php_session_app")
 
 
 DEFAULTS = {"idle_timeout": 1800, "absolute_timeout": 28800, "cookie_name_prefix": "__Host-",

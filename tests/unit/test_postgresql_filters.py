@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from role_filters import load
 
-
-def _load(role: str, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "roles" / role / "filter_plugins" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PG = _load("postgresql_session_store", "postgresql_session_store")
-APP = _load("php_session_app", "php_session_app")
+PG = load("postgresql_session_store")
+APP = load("php_session_app")
 
 
 def test_deprecated_single_app_keeps_its_role_and_table() -> None:

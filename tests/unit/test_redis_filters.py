@@ -8,27 +8,13 @@ and an app with locking is refused a store user without it.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from role_filters import load
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(role: str) -> ModuleType:
-    path = ROOT / "roles" / role / "filter_plugins" / f"{role}.py"
-    spec = importlib.util.spec_from_file_location(f"{role}_filters", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REDIS = _load("redis_session_store")
-APP = _load("php_session_app")
+REDIS = load("redis_session_store")
+APP = load("php_session_app")
 SECRET = "S3cret-" + "x" * 20
 
 

@@ -3,24 +3,10 @@ the proxy's RESP encoding (redis_session_proxy)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
+from role_filters import load
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(role: str) -> ModuleType:
-    path = ROOT / "roles" / role / "filter_plugins" / f"{role}.py"
-    spec = importlib.util.spec_from_file_location(f"{role}_filters_ha", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-STORE = _load("redis_session_store")
-PROXY = _load("redis_session_proxy")
+STORE = load("redis_session_store")
+PROXY = load("redis_session_proxy")
 PEERS = ["n1", "n2", "n3"]
 
 

@@ -1,0 +1,19 @@
+"""Load a role's filter plugin as a module (the roles are not a Python package)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(role: str) -> ModuleType:
+    """roles/<role>/filter_plugins/<role>.py, freshly executed."""
+    path = ROOT / "roles" / role / "filter_plugins" / f"{role}.py"
+    spec = importlib.util.spec_from_file_location(f"{role}_filters", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
