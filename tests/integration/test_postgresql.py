@@ -718,6 +718,9 @@ def test_gc_timer_is_active(pg_store: Store) -> None:
 def test_gc_timer_removes_expired_rows_of_every_app_and_keeps_fresh_ones(pg_store: Store) -> None:
     """Idle rows and rows past the absolute timeout go, in every app's table; live rows stay."""
     pg_store = primary_of(pg_store)
+    # Before the first insert: the timer (every few seconds in the scenarios)
+    # may delete a table's rows before the run started below.
+    since = psql(pg_store, "SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS')")
     now = int(time.time())
     apps = apps_of(pg_store)
     expired: dict[str, set[str]] = {}
@@ -736,7 +739,6 @@ def test_gc_timer_removes_expired_rows_of_every_app_and_keeps_fresh_ones(pg_stor
                                     "VALUES (%s, %s, %s, %s)").format(table_of(pg_store, app)), rows)
         expired[app["name"]] = {idle_row, old_row}
         kept[app["name"]] = {touched, fresh}
-    since = psql(pg_store, "SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS')")
     host = host_for(pg_store["name"])
     # The timer is armed; run its job now rather than wait for the schedule
     # (real inventories run it every few minutes).
