@@ -9,7 +9,7 @@ from typing import Any
 PHP_ORDER = [
     "files", "redis_plain", "redis_plain_persistent", "redis_hardened", "redis_hardened_persistent",
     "redis_hardened_persistent_nolock", "postgresql_hardened", "postgresql_hardened_nonpersistent",
-    "postgresql_incubator", "phalcon_redis_persistent", "phalcon_postgresql",
+    "postgresql_incubator", "postgresql_ha", "phalcon_redis_persistent", "phalcon_postgresql",
 ]
 # Phalcon 5 (Session\Manager built by the kit's phalcon-session.php, as the role's apps run it),
 # each against its native twin with the same connection reuse and locking: (variant, twin).
@@ -58,6 +58,11 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, 
         ("postgresql_hardened_nonpersistent / files", "postgresql_hardened_nonpersistent", "files", 0.7),
         ("postgresql_incubator / files (incubator SQL, connection per request)",
          "postgresql_incubator", "files", 0.7),
+        # The cost of the zero-loss guarantee (3 members, synchronous commit, multi-host DSN) against
+        # the same wiring on one node; 0.5 is an indicative floor, not an issue target.
+        ("postgresql_ha / postgresql_hardened (HA cluster vs. one node, same wiring)",
+         "postgresql_ha", "postgresql_hardened", 0.5),
+        ("postgresql_ha / files", "postgresql_ha", "files", 0.7),
         *((f"{variant} / {twin} (framework layer only)", variant, twin, 0.9) for variant, twin in PHALCON_TWINS),
         ("phalcon_redis_persistent / redis_plain (Phalcon app vs. what many run)",
          "phalcon_redis_persistent", "redis_plain", 0.9),

@@ -55,6 +55,12 @@ REDIS_VARIANTS = (("redis_hardened", "0", True), ("redis_hardened_persistent", "
 # request; postgresql_incubator: the incubator Database adapter's SQL, a connection per request.
 PG_VARIANTS = (("postgresql_hardened", "kit", "1"), ("postgresql_hardened_nonpersistent", "kit", "0"),
                ("postgresql_incubator", "incubator", "0"))
+# PostgreSQL HA: postgresql_hardened's wiring (the kit's handler, persistent) against the HA lab's
+# cluster (three members, Patroni, synchronous commit) through the multi-host DSN the role renders
+# (target_session_attrs=read-write). On an HA lab its twin, postgresql_hardened (and the other
+# PostgreSQL variants), runs against the single-node store on kit-bench-pg: the ratio of the two is
+# the cost of the zero-loss guarantee.
+PG_HA_VARIANT = "postgresql_ha"
 
 DURATION = int(os.environ.get("BENCH_DURATION", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -231,6 +237,20 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     else:
         for name in [v[0] for v in PG_VARIANTS] + ["phalcon_postgresql"]:
             missing[name] = "not available: no postgresql entry in lab/endpoints.json (BENCH_NO_PG_HOST=1)"
+    pg_ha = ep.get("postgresql_ha")
+    ha_password = secret((pg_ha or {}).get("app_password_file"))
+    if pg_ha and ha_password and not pg_ha.get("client_cert"):
+        nodes = list(pg_ha["nodes"])
+        ha_dsn = (f"pgsql:host={','.join(str(n['container']) for n in nodes)};port={','.join('5432' for _ in nodes)};"
+                  f"dbname={pg_ha['database']};sslmode=verify-full;sslrootcert={CA_IN_APP};connect_timeout=5;"
+                  "target_session_attrs=read-write;application_name=kit-bench")
+        out.append({"name": PG_HA_VARIANT, "store": "pgsql", "save_handler": "files", "save_path": "/nonexistent",
+                    "env": {"BENCH_PG_DSN": ha_dsn, "BENCH_PG_USER": pg_ha["app_user"],
+                            "BENCH_PG_PASSWORD": ha_password, "BENCH_PG_TABLE": pg_ha["table"],
+                            "BENCH_PG_PERSISTENT": "1", "BENCH_PG_HANDLER": "kit"}})
+    else:
+        missing[PG_HA_VARIANT] = ("not available: the lab's PostgreSQL is not an HA cluster (no postgresql.nodes), "
+                                  "has no secret, or wants client certificates")
     return out, missing
 
 
@@ -464,10 +484,14 @@ def main() -> int:
         f"other containers: {len(results['machine']['other_containers'])}")
     converge(results, errors)
     ep: dict[str, Any] = json.loads(ENDPOINTS.read_text()) if ENDPOINTS.exists() else {}
+    if len((ep.get("postgresql") or {}).get("nodes") or []) > 1 and os.environ.get("BENCH_NO_PG_HOST") != "1":
+        # HA lab: postgresql_ha runs on the cluster; the single-node variants on kit-bench-pg (the twin).
+        ep["postgresql_ha"] = ep.pop("postgresql")
     bench_pg = not ep.get("postgresql") and os.environ.get("BENCH_NO_PG_HOST") != "1"
     if bench_pg:
         ep["postgresql"] = bench_pg_endpoint()
     results["postgresql_source"] = ep["postgresql"]["container"] if ep.get("postgresql") else None
+    results["postgresql_ha_source"] = [n["container"] for n in (ep.get("postgresql_ha") or {}).get("nodes") or []]
     pool_list, missing = pools(ep)
     log(f"bench hosts ({len(pool_list)} pools; unavailable: {', '.join(missing) or 'none'}; "
         f"PostgreSQL: {results['postgresql_source']})")

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from conftest import CONTEXT, host_for
 from psycopg import sql
+from test_postgresql import primary_of
 
 App = dict[str, Any]
 
@@ -149,6 +150,75 @@ def test_stored_row_is_bytea_in_the_apps_own_table(pg_app: App) -> None:
         _delete(pg_app, sid)
 
 
+# argv: config file. The app's own DSN (the rendered config, as the handler
+# builds it) and then each member it names alone: once as it comes (the
+# certificate must verify for the name dialled) and once with
+# target_session_attrs=read-write (only the primary may take it).
+DSN_PHP = r"""
+[, $configFile] = $argv;
+$config = require $configFile;
+require_once $config['handler']['file'];
+$db = $config['db'];
+$db['persistent'] = false;
+$ask = static function (array $db): array {
+    try {
+        return \SessionKit\PdoSessionHandler::connect($db)->query(
+            "SELECT pg_catalog.pg_is_in_recovery()::text AS standby, coalesce(host(inet_server_addr()), '') AS addr"
+        )->fetch(PDO::FETCH_ASSOC);
+    } catch (\PDOException $e) {
+        return ['error' => $e->getMessage()];
+    }
+};
+$keys = ['host', 'port', 'target_session_attrs', 'sslmode', 'connect_timeout', 'tcp_user_timeout'];
+$out = ['db' => array_intersect_key($db, array_flip($keys)), 'app' => $ask($db), 'members' => []];
+$ports = explode(',', (string) $db['port']);
+foreach (explode(',', (string) $db['host']) as $i => $member) {
+    $one = $db;
+    $one['host'] = $member;
+    $one['port'] = $ports[$i] ?? $ports[0];
+    unset($one['target_session_attrs']);
+    $any = $ask($one);
+    $one['target_session_attrs'] = 'read-write';
+    $out['members'][] = ['host' => $member, 'any' => $any, 'rw' => $ask($one)];
+}
+echo json_encode($out), "\n";
+"""
+
+
+def test_app_dsn_reaches_the_primary_through_every_member(pg_app: App) -> None:
+    """The app's DSN, run on the app host: one node as today; HA: every member (each certificate verified
+    for the name dialled), target_session_attrs=read-write, and the connection lands on the primary of now
+    (after the scenario's failover, not the first member), while a standby alone refuses read-write."""
+    host = host_for(pg_app["name"])
+    result = host.run("runuser -u %s -- php -r %s %s", pg_app["user"], DSN_PHP, pg_app["config_file"])
+    assert result.rc == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    db, store = out["db"], store_of(pg_app)
+    assert db["sslmode"] == "verify-full", db
+    assert out["app"].get("standby") == "false", out["app"]
+    members = out["members"]
+    for member in members:
+        assert "error" not in member["any"], member
+    if not store.get("ha"):
+        assert len(members) == 1 and "error" not in members[0]["rw"], members
+        return
+    nodes = list(store["nodes"])
+    assert str(db["host"]).split(",") == [str(n["name"]) for n in nodes], db
+    assert str(db["port"]).split(",") == [str(n["port"]) for n in nodes], db
+    assert db.get("target_session_attrs") == "read-write", db
+    assert 0 < int(db["connect_timeout"]) <= 5, f"a dead member holds each request {db['connect_timeout']} s"
+    primary = primary_of(store)
+    assert out["app"]["addr"] == primary["ha_address"], (out["app"], primary["name"])
+    by_role = {m["host"]: m for m in members}
+    assert by_role[primary["name"]]["any"]["standby"] == "false", by_role
+    assert "error" not in by_role[primary["name"]]["rw"], by_role
+    standbys = [m for name, m in by_role.items() if name != primary["name"]]
+    assert len(standbys) == len(nodes) - 1, by_role
+    for member in standbys:
+        assert member["any"]["standby"] == "true", member
+        assert "error" in member["rw"], f"standby {member['host']} took a read-write session: {member}"
+
+
 def _row(app: App, sid: str) -> tuple[Any, ...] | None:
     store, entry = store_of(app), store_app(app)
     with _connect(store, entry) as conn:
@@ -204,11 +274,18 @@ def test_regeneration_keeps_created_at(pg_app: App) -> None:
 
 
 def _connect(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection[Any]:
+    """The app's role on the store; for an HA store the member that accepts writes now (multi-host
+    DSN over every member, target_session_attrs=read-write: after a failover it is not store_host)."""
+    nodes = list(store.get("nodes") or []) if store.get("ha") else []
     params: dict[str, Any] = {
-        "host": store["host"], "port": int(store["port"]), "dbname": store["database"], "user": entry["name"],
+        "host": ",".join(str(n["client_host"]) for n in nodes) if nodes else store["host"],
+        "port": ",".join(str(n["client_port"]) for n in nodes) if nodes else int(store["port"]),
+        "dbname": store["database"], "user": entry["name"],
         "password": entry["password"], "sslmode": "verify-full", "sslrootcert": store["ca_cert_local"],
         "connect_timeout": 10, "application_name": "session-verify", "autocommit": True,
     }
+    if nodes:
+        params["target_session_attrs"] = "read-write"
     if str(store["clientcert"]) != "none":
         params.update(sslcert=entry["client_cert_local"], sslkey=entry["client_key_local"])
     return psycopg.connect(**params)
