@@ -231,11 +231,16 @@ def _throwaway_replica(store: Store, primary: Store, password: str) -> str:
         # Invisible to the Sentinels, never promoted.
         "replica-announced no", "replica-priority 0",
     ]) + "\n"
+    # Polls for up to 8 s and stops as soon as the link is up (the refused case takes the whole 8 s);
+    # the scratch server is stopped right after (timeout 12 bounds it in any case).
     script = (
         "set -u; exec 3<&0; rm -rf /tmp/kit-throwaway-replica; mkdir -m 0700 /tmp/kit-throwaway-replica; "
-        f"timeout 12 {prefix}-server - <&3 >/tmp/kit-throwaway-replica.log 2>&1 & sleep 8; "
-        f"{prefix}-cli --tls --cacert /etc/session-kit/tls/ca.crt -h 127.0.0.1 -p 16999 INFO replication; "
-        "wait; rm -rf /tmp/kit-throwaway-replica /tmp/kit-throwaway-replica.log"
+        f"timeout 12 {prefix}-server - <&3 >/tmp/kit-throwaway-replica.log 2>&1 & server=$!; "
+        "for _ in $(seq 16); do sleep 0.5; "
+        f"info=$({prefix}-cli --tls --cacert /etc/session-kit/tls/ca.crt -h 127.0.0.1 -p 16999 INFO replication"
+        " 2>/dev/null); case $info in *master_link_status:up*) break;; esac; done; "
+        'printf "%s\\n" "$info"; kill "$server" 2>/dev/null; wait; '
+        "rm -rf /tmp/kit-throwaway-replica /tmp/kit-throwaway-replica.log"
     )
     os.environ[conftest.SECRET_ENV] = config
     try:
