@@ -8,13 +8,16 @@ from typing import Any
 
 PHP_ORDER = [
     "files", "redis_plain", "redis_plain_persistent", "redis_hardened", "redis_hardened_persistent",
-    "redis_hardened_persistent_nolock", "postgresql_hardened", "postgresql_hardened_nonpersistent",
+    "redis_hardened_persistent_nolock", "redis_ha", "postgresql_hardened", "postgresql_hardened_nonpersistent",
     "postgresql_incubator", "postgresql_ha", "phalcon_redis_persistent", "phalcon_postgresql",
 ]
 # Phalcon 5 (Session\Manager built by the kit's phalcon-session.php, as the role's apps run it),
 # each against its native twin with the same connection reuse and locking: (variant, twin).
 PHALCON_TWINS = (("phalcon_redis_persistent", "redis_hardened_persistent"),
                  ("phalcon_postgresql", "postgresql_hardened"))
+# HA variants, each against its single-node twin with the same persistence and locking, direct to
+# the primary: (variant, twin, label). The ratio is the price of the HA path (proxy hop, health checks).
+HA_TWINS = (("redis_ha", "redis_hardened_persistent", "HA: through the local proxy"),)
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -64,6 +67,8 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, 
          "postgresql_ha", "postgresql_hardened", 0.5),
         ("postgresql_ha / files", "postgresql_ha", "files", 0.7),
         *((f"{variant} / {twin} (framework layer only)", variant, twin, 0.9) for variant, twin in PHALCON_TWINS),
+        *((f"{variant} / {twin} ({label})", variant, twin, 0.9) for variant, twin, label in HA_TWINS),
+        ("redis_ha / redis_plain (HA kit path vs. what many run)", "redis_ha", "redis_plain", 0.9),
         ("phalcon_redis_persistent / redis_plain (Phalcon app vs. what many run)",
          "phalcon_redis_persistent", "redis_plain", 0.9),
         ("phalcon_postgresql / files", "phalcon_postgresql", "files", 0.7),

@@ -50,6 +50,9 @@ TIMEOUT_S = 2.5  # the kit's php_session_app_redis_timeout default
 # default (php_session_app_redis_locking) costs.
 REDIS_VARIANTS = (("redis_hardened", "0", True), ("redis_hardened_persistent", "1", True),
                   ("redis_hardened_persistent_nolock", "1", False))
+# The lab's Redis HA group through the kit's local proxy on the app host; its twin (same
+# persistence and locking, direct to the primary) is redis_hardened_persistent.
+REDIS_HA_VARIANT = "redis_ha"
 # (name, handler, persistent). postgresql_hardened: the kit's wiring (roles/php_session_app:
 # SessionKit\PdoSessionHandler, persistent); *_nonpersistent: the same with a connection per
 # request; postgresql_incubator: the incubator Database adapter's SQL, a connection per request.
@@ -205,6 +208,18 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         for name, persistent, locking in REDIS_VARIANTS:
             out.append({"name": name, "store": "redis", "save_handler": "redis", "locking": locking,
                         "save_path": f"{base}&persistent={persistent}{tls}", "cafile": CA_IN_APP})
+        proxy = redis.get("proxy")
+        if proxy:
+            # The lab's HA group through the kit's redis_session_proxy (HAProxy on 127.0.0.1 of
+            # kit-bench-app, TLS passthrough): the app dials the group's service name, which the role
+            # maps to 127.0.0.1 and every node's certificate names. The rest as its twin
+            # redis_hardened_persistent (direct to the primary): persistent, locking on.
+            ha_base = (f"tls://{proxy['service_name']}:{proxy['port']}?auth[user]={redis['app_user']}"
+                       f"&auth[pass]={password}&prefix={redis['key_prefix']}&{common}")
+            out.append({"name": REDIS_HA_VARIANT, "store": "redis", "save_handler": "redis", "locking": True,
+                        "save_path": f"{ha_base}&persistent=1{tls}", "cafile": CA_IN_APP})
+        else:
+            missing[REDIS_HA_VARIANT] = "not available: the lab's Redis store is a single node (no redis.proxy)"
         out.append({"name": "phalcon_redis_persistent", "store": "redis", "save_handler": "files",
                     "save_path": "/nonexistent", "cafile": CA_IN_APP, "env": {
                         "BENCH_FRAMEWORK": "phalcon", "BENCH_REDIS_HOST": redis["container"],
@@ -212,7 +227,7 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
                         "BENCH_REDIS_PREFIX": redis["key_prefix"], "BENCH_REDIS_PERSISTENT": "1",
                         "BENCH_REDIS_LOCKING": "1", "BENCH_CA": CA_IN_APP}})
     else:
-        for name in [v[0] for v in REDIS_VARIANTS] + ["phalcon_redis_persistent"]:
+        for name in [v[0] for v in REDIS_VARIANTS] + [REDIS_HA_VARIANT, "phalcon_redis_persistent"]:
             missing[name] = "not available: no redis entry (or secret) in lab/endpoints.json"
     pg = ep.get("postgresql")
     pg_password = secret((pg or {}).get("app_password_file"))

@@ -231,11 +231,16 @@ def _throwaway_replica(store: Store, primary: Store, password: str) -> str:
         # Invisible to the Sentinels, never promoted.
         "replica-announced no", "replica-priority 0",
     ]) + "\n"
+    # Polls for up to 8 s and stops as soon as the link is up (the refused case takes the whole 8 s);
+    # the scratch server is stopped right after (timeout 12 bounds it in any case).
     script = (
         "set -u; exec 3<&0; rm -rf /tmp/kit-throwaway-replica; mkdir -m 0700 /tmp/kit-throwaway-replica; "
-        f"timeout 12 {prefix}-server - <&3 >/tmp/kit-throwaway-replica.log 2>&1 & sleep 8; "
-        f"{prefix}-cli --tls --cacert /etc/session-kit/tls/ca.crt -h 127.0.0.1 -p 16999 INFO replication; "
-        "wait; rm -rf /tmp/kit-throwaway-replica /tmp/kit-throwaway-replica.log"
+        f"timeout 12 {prefix}-server - <&3 >/tmp/kit-throwaway-replica.log 2>&1 & server=$!; "
+        "for _ in $(seq 16); do sleep 0.5; "
+        f"info=$({prefix}-cli --tls --cacert /etc/session-kit/tls/ca.crt -h 127.0.0.1 -p 16999 INFO replication"
+        " 2>/dev/null); case $info in *master_link_status:up*) break;; esac; done; "
+        'printf "%s\\n" "$info"; kill "$server" 2>/dev/null; wait; '
+        "rm -rf /tmp/kit-throwaway-replica /tmp/kit-throwaway-replica.log"
     )
     os.environ[conftest.SECRET_ENV] = config
     try:
@@ -302,14 +307,24 @@ def test_sentinel_admin_may_change_settings(ha_node: Store, client_cert: tuple[s
 # --- ACLs: identical on every node; the check user is read-only replication info ------
 
 
+def acl_rules(line: str) -> tuple[str, ...]:
+    """An ACL LIST line as its user name and its sorted rules. Redis 7.0 (Debian 12) renders a user's
+    command rules from its command bitmap in the order of the command table's hash (seeded per
+    process), so two nodes with the same aclfile list the same rules in different orders; 7.2+ and
+    Valkey keep the written order."""
+    words = line.split()
+    return (words[1], *sorted(words[2:]))
+
+
 def test_acl_users_are_identical_on_every_node(ha_group: list[Store], client_cert: tuple[str, str] | None) -> None:
     # The TLS reload user's password is made on each host and never leaves it: its hash differs.
     reload_user = ha_group[0]["reload_user"]
-    lists = {s["name"]: sorted(u for u in admin(s, client_cert).acl_list() if u.split()[1] != reload_user)
+    lists = {s["name"]: sorted(acl_rules(str(u)) for u in admin(s, client_cert).acl_list()
+                               if str(u).split()[1] != reload_user)
              for s in ha_group}
     first = next(iter(lists.values()))
     assert all(acl == first for acl in lists.values()), lists
-    names = {line.split()[1] for line in first}
+    names = {rules[0] for rules in first}
     assert {ha_group[0]["replication_user"], ha_group[0]["sentinel_user"], ha_group[0]["check_user"]} <= names
 
 
@@ -412,9 +427,12 @@ class Load:
             time.sleep(PERIOD_S)
 
 
-def _report_path() -> Path:
-    base = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY") or tempfile.gettempdir()
-    return Path(base) / "redis-ha-failover.json"
+def _report_path(engine: str, distro: str) -> Path:
+    """KIT_HA_REPORT_DIR (kept after the run: CI collects the figures there), else the molecule
+    ephemeral dir (removed by molecule's destroy), else the temp dir."""
+    base = (os.environ.get("KIT_HA_REPORT_DIR") or os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+            or tempfile.gettempdir())
+    return Path(base) / f"redis-ha-failover-{engine}-{distro}.json"
 
 
 def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str] | None) -> None:
@@ -423,6 +441,8 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
         pytest.skip("no app with the live probe uses this HA group")
     app = apps[0]
     old = settled(ha_group, client_cert)
+    distro = str(host_for(old["name"]).system_info.codename)
+    report = _report_path(str(old["engine"]), distro)
     prefix = next(u["key_prefix"] for u in old["app_users"] if u["name"] == app["store_user"])
     # Sessions written before the window: each counted to 2 through the app.
     before = [new_session(app) for _ in range(20)]
@@ -458,14 +478,14 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
         # ... and the app reads it where it left it.
         counts = [reply(app, request(app, "GET", "/probe/session", sid))["count"] for sid in before]
         figures = {
-            "engine": old["engine"], "old_primary": old["name"], "new_primary": new["name"],
+            "engine": old["engine"], "distro": distro, "old_primary": old["name"], "new_primary": new["name"],
             "requests": len(load.results), "requests_after_stop": len(after), "failed_requests": len(failures),
             "seconds_to_recovery": round(recovery, 1), "recovery_target_s": RECOVERY_TARGET_S,
             "sessions_before_window": len(before), "sessions_lost": len(lost),
             "ttl_min": min(ttls), "ttl_max": max(ttls), "idle_timeout": idle,
         }
         print(f"\nFAILOVER FIGURES {json.dumps(figures)}")
-        _report_path().write_text(json.dumps(figures, indent=2) + "\n")
+        report.write_text(json.dumps(figures, indent=2) + "\n")
         assert not lost, f"sessions lost in the failover: {len(lost)} of {len(before)}"
         assert all(0 < ttl <= idle for ttl in ttls), ttls
         assert all(idle - ttl < 120 for ttl in ttls), f"TTLs not kept: {ttls}"
@@ -482,7 +502,7 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
     seconds = wait_for("the old primary rejoins as a replica", rejoined, 90)
     figures["seconds_to_rejoin_after_start"] = round(seconds, 1)
     print(f"REJOIN FIGURES {json.dumps({'old_primary': old['name'], 'seconds_to_rejoin': round(seconds, 1)})}")
-    _report_path().write_text(json.dumps(figures, indent=2) + "\n")
+    report.write_text(json.dumps(figures, indent=2) + "\n")
     assert settled(ha_group, client_cert)["name"] == new["name"]
 
 
