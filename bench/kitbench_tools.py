@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -27,18 +28,28 @@ class Result:
 
 def run(cmd: Sequence[str], timeout: float, env: Mapping[str, str] | None = None, cwd: Path | None = None,
         stdin: str | None = None) -> Result:
-    """Run a command with a hard time limit (rc 124 on timeout, like coreutils' timeout)."""
+    """Run a command with a hard time limit (rc 124 on timeout, like coreutils' timeout).
+
+    The command runs in its own process group, and a timeout ends the whole group: `make lab` under a
+    timeout must not leave its ansible-playbook running."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
     start = time.monotonic()
-    try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd,
-                              input=stdin, check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return Result(124, out, f"timed out after {timeout:.0f}s", time.monotonic() - start)
-    return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    with subprocess.Popen(list(cmd), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, cwd=cwd,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                out, _ = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                out, _ = proc.communicate()
+            return Result(124, out or "", f"timed out after {timeout:.0f}s", time.monotonic() - start)
+    return Result(proc.returncode, out, err, time.monotonic() - start)
 
 
 def docker_exec(container: str, cmd: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
