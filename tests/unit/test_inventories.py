@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,11 +30,18 @@ def ansible(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=180, check=False)
 
 
-@pytest.mark.parametrize("name", list(INVENTORIES))
-def test_inventory_lists(name: str) -> None:
+@functools.cache
+def inventory(name: str) -> dict[str, Any]:
+    """`ansible-inventory --list` of an example, once per test process."""
     result = ansible("ansible-inventory", "-i", f"inventories/{name}", *INVENTORIES[name], "--list")
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.mark.parametrize("name", list(INVENTORIES))
+def test_inventory_lists(name: str) -> None:
+    data = inventory(name)
     assert set(data) >= GROUPS, sorted(data)
     # Every file of the directory is inventory unless its extension is ignored:
     # a stray file (a vault password) would turn into a host.
@@ -43,8 +52,7 @@ def test_inventory_lists(name: str) -> None:
 def test_secrets_come_from_the_vault(name: str) -> None:
     vault = ROOT / "inventories" / name / "group_vars/all/vault.yml"
     assert vault.read_text().startswith("$ANSIBLE_VAULT;1.2;AES256;"), "vault file must stay encrypted"
-    result = ansible("ansible-inventory", "-i", f"inventories/{name}", *INVENTORIES[name], "--list")
-    hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
+    hostvars = inventory(name)["_meta"]["hostvars"]
     redis = next(v for h, v in hostvars.items() if h.startswith("redis1."))
     assert redis["redis_session_store_admin_password"] == "{{ vault_redis_admin_password }}"
 
@@ -88,8 +96,7 @@ def test_example_inventory_passes_validation(tmp_path: Path, name: str) -> None:
     result = validate(tmp_path, name, STAND_INS)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
     recap = re.findall(r"^(\S+)\s+: ok=\d+ .*failed=(\d+)", result.stdout, re.M)
-    hosts = json.loads(ansible("ansible-inventory", "-i", f"inventories/{name}", *INVENTORIES[name],
-                               "--list").stdout)["_meta"]["hostvars"]
+    hosts = inventory(name)["_meta"]["hostvars"]
     assert {host for host, failed in recap if failed == "0"} == set(hosts), recap
     # An app on each store kind: the examples deploy a whole kit.
     apps = next(v for h, v in hosts.items() if h.startswith("app1."))["php_session_app_apps"]
