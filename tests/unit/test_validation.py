@@ -93,6 +93,8 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "ACL metacharacter in user name": (_redis_user(name="app>x"), "redis_session_store_app_users[0].name"),
     "user named like the TLS reload user": (_redis_user(name="kit-tls-reload"),
                                             "redis_session_store_app_users[0] (kit-tls-reload).name"),
+    "user named like the credential rotation user": (_redis_user(name="kit-acl-rotate"),
+                                                     "redis_session_store_app_users[0] (kit-acl-rotate).name"),
     "overlapping key prefixes": ({"redis_session_store_app_users": [
         {"name": "shop", "password": "B" * 24, "key_prefix": "shop:"},
         {"name": "shop2", "password": "C" * 24, "key_prefix": "shop:eu:"}]},

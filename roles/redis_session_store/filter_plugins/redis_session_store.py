@@ -148,7 +148,8 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
         min_length = MIN_PASSWORD_LENGTH
     admin = settings.get("admin_user")
     reload_user = str(settings.get("reload_user", ""))
-    if not isinstance(admin, str) or not USER_RE.fullmatch(admin) or admin in ("default", reload_user):
+    rotate_user = str(settings.get("rotate_user", ""))
+    if not isinstance(admin, str) or not USER_RE.fullmatch(admin) or admin in ("default", reload_user, rotate_user):
         errors.append(f"redis_session_store_admin_user must be letters, digits and '_.-', not 'default' nor "
                       f"{reload_user!r} (got {admin!r}).")
     errors += _password_problems("redis_session_store_admin_password", settings.get("admin_password"), min_length)
@@ -167,7 +168,7 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     users = settings.get("app_users")
     if not isinstance(users, list):
         return [*errors, "redis_session_store_app_users must be a list."]
-    reserved = {"default", reload_user, str(admin)}
+    reserved = {"default", reload_user, str(settings.get("rotate_user", "")), str(admin)} - {""}
     for index, user in enumerate(users):
         errors += _user_problems(index, user, reserved, min_length)
     errors += _overlap_problems(users)

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Session requests through apps in a loop, until a stop file appears (rotation under load).
+
+    session_load.py --ca CA --stop FILE --out JSON [--max-seconds N] URL...
+
+Each URL is an app's /probe/session (cookie name from --cookie NAME per URL, same order).
+One session per URL, then that session again and again, round-robin. A request fails when
+it raises, answers anything but 200, or does not continue the session (another id, or a
+count that is not the previous one + 1). Bounded: stops at the stop file or after
+--max-seconds. Writes the figures as JSON (requests, failures, seconds, first errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def fetch(url: str, context: ssl.SSLContext, cookie: str | None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+        return reply.status, json.loads(reply.read())
+
+
+def run(urls: list[str], cookies: list[str], context: ssl.SSLContext, stop: Path, max_seconds: float,
+        started: Path) -> dict[str, Any]:
+    state: dict[str, tuple[str, int] | None] = dict.fromkeys(urls)
+    per_url = {url: {"requests": 0, "failures": 0} for url in urls}
+    errors: list[str] = []
+    begin = time.monotonic()
+    while not stop.exists() and time.monotonic() - begin < max_seconds:
+        for url, name in zip(urls, cookies, strict=True):
+            current = state[url]
+            per_url[url]["requests"] += 1
+            try:
+                status, body = fetch(url, context, f"{name}={current[0]}" if current else None)
+                if status != 200:
+                    raise ValueError(f"HTTP {status}")
+                if current and (body.get("id") != current[0] or body.get("count") != current[1] + 1):
+                    raise ValueError(f"session not continued: count {body.get('count')} after {current[1]}")
+                state[url] = (str(body["id"]), int(body["count"]))
+            except Exception as exc:  # every failure is counted, the loop goes on
+                per_url[url]["failures"] += 1
+                if len(errors) < 10:
+                    errors.append(f"{time.monotonic() - begin:.1f}s {url}: {type(exc).__name__}: {exc}")
+        started.touch()
+        time.sleep(0.05)
+    return {"requests": sum(u["requests"] for u in per_url.values()),
+            "failures": sum(u["failures"] for u in per_url.values()),
+            "seconds": round(time.monotonic() - begin, 1), "per_url": per_url, "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ca", required=True)
+    parser.add_argument("--stop", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--cookie", action="append", required=True)
+    parser.add_argument("urls", nargs="+")
+    args = parser.parse_args()
+    context = ssl.create_default_context(cafile=args.ca)
+    figures = run(args.urls, args.cookie, context, args.stop, args.max_seconds,
+                  args.out.with_name(args.out.name + ".started"))
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
