@@ -7,7 +7,9 @@ Each URL is an app's /probe/session (cookie name from --cookie NAME per URL, sam
 One session per URL, then that session again and again, round-robin. A request fails when
 it raises, answers anything but 200, or does not continue the session (another id, or a
 count that is not the previous one + 1). Bounded: stops at the stop file or after
---max-seconds. Writes the figures as JSON (requests, failures, seconds, first errors).
+--max-seconds. Writes the figures as JSON (requests, failures, seconds, first errors, and each
+URL's session: id and count). The CA file is read again whenever it changes, as a client whose
+trust store the operator updates during a CA rollover.
 """
 
 from __future__ import annotations
@@ -27,7 +29,26 @@ def fetch(url: str, context: ssl.SSLContext, cookie: str | None) -> tuple[int, d
         return reply.status, json.loads(reply.read())
 
 
-def run(urls: list[str], cookies: list[str], context: ssl.SSLContext, stop: Path, max_seconds: float,
+class Trust:
+    """A verifying client context, rebuilt when the CA file changes."""
+
+    def __init__(self, cafile: Path) -> None:
+        self.cafile = cafile
+        self.stamp = (0, 0)
+        self.context = ssl.create_default_context()
+        self.reloads = -1
+        self.refresh()
+
+    def refresh(self) -> ssl.SSLContext:
+        info = self.cafile.stat()
+        if (info.st_mtime_ns, info.st_size) != self.stamp:
+            self.context = ssl.create_default_context(cafile=str(self.cafile))
+            self.stamp = (info.st_mtime_ns, info.st_size)
+            self.reloads += 1
+        return self.context
+
+
+def run(urls: list[str], cookies: list[str], trust: Trust, stop: Path, max_seconds: float,
         started: Path) -> dict[str, Any]:
     state: dict[str, tuple[str, int] | None] = dict.fromkeys(urls)
     per_url = {url: {"requests": 0, "failures": 0} for url in urls}
@@ -38,7 +59,7 @@ def run(urls: list[str], cookies: list[str], context: ssl.SSLContext, stop: Path
             current = state[url]
             per_url[url]["requests"] += 1
             try:
-                status, body = fetch(url, context, f"{name}={current[0]}" if current else None)
+                status, body = fetch(url, trust.refresh(), f"{name}={current[0]}" if current else None)
                 if status != 200:
                     raise ValueError(f"HTTP {status}")
                 if current and (body.get("id") != current[0] or body.get("count") != current[1] + 1):
@@ -52,7 +73,9 @@ def run(urls: list[str], cookies: list[str], context: ssl.SSLContext, stop: Path
         time.sleep(0.05)
     return {"requests": sum(u["requests"] for u in per_url.values()),
             "failures": sum(u["failures"] for u in per_url.values()),
-            "seconds": round(time.monotonic() - begin, 1), "per_url": per_url, "errors": errors}
+            "seconds": round(time.monotonic() - begin, 1), "per_url": per_url, "errors": errors,
+            "sessions": {url: {"id": s[0], "count": s[1]} if s else None for url, s in state.items()},
+            "ca_reloads": trust.reloads}
 
 
 def main() -> None:
@@ -64,8 +87,7 @@ def main() -> None:
     parser.add_argument("--cookie", action="append", required=True)
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args()
-    context = ssl.create_default_context(cafile=args.ca)
-    figures = run(args.urls, args.cookie, context, args.stop, args.max_seconds,
+    figures = run(args.urls, args.cookie, Trust(Path(args.ca)), args.stop, args.max_seconds,
                   args.out.with_name(args.out.name + ".started"))
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
 
