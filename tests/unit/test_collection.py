@@ -9,6 +9,7 @@ from pathlib import Path
 
 import collection_test as ct
 import yaml
+from role_filters import load
 
 ROOT = Path(__file__).resolve().parents[2]
 GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text())
@@ -84,4 +85,16 @@ def test_every_role_is_used_by_fqcn() -> None:
     short = re.compile(rf"^\s*(?:-\s*role|name):\s*({names})\s*$", re.M)
     offenders = [str(p.relative_to(ROOT)) for top in ("playbooks", "molecule", "roles", "bench")
                  for p in (ROOT / top).rglob("*.yml") if "meta" not in p.parts and short.search(p.read_text())]
+    assert not offenders
+
+
+def test_every_filter_is_called_by_fqcn() -> None:
+    """A collection's filters resolve by FQCN only: a short name fails at run time."""
+    names = sorted(name for plugin in (ROOT / "plugins/filter").glob("*.py")
+                   for name in load(plugin.stem).FilterModule().filters())
+    assert "session_pki_san_list" in names
+    short = re.compile(rf"(?:\|\s*|\(\s*')(?<![.\w])({'|'.join(names)})\b")
+    offenders = [f"{p.relative_to(ROOT)}: {m}" for top in ("playbooks", "molecule", "roles", "bench")
+                 for p in (ROOT / top).rglob("*") if p.suffix in {".yml", ".j2"}
+                 for m in short.findall(p.read_text())]
     assert not offenders
