@@ -19,7 +19,7 @@ HA_SCENARIOS := redis-ha postgresql-ha
 SCENARIOS ?= redis postgresql app $(HA_SCENARIOS)
 # The rest of the HA matrix (`make test-matrix`): scenario, distro, Redis engine.
 MATRIX_RUNS := "redis-ha bookworm redis" "redis-ha trixie redis" "postgresql-ha bookworm -"
-PY_SOURCES := scripts tests $(wildcard bench) $(wildcard roles/*/filter_plugins)
+PY_SOURCES := scripts tests/unit $(wildcard bench) plugins roles/session_verify/files
 
 .PHONY: help
 help: ## Show the targets
@@ -60,6 +60,10 @@ lint: venv collections ## yamllint, ansible-lint (production), ruff, mypy
 unit: venv collections ## Unit tests of the Python code and the docs sync
 	$(BIN)/pytest -q -n auto tests/unit
 
+.PHONY: collection-test
+collection-test: venv collections ## Build the collection tarball, install it in a scratch project, use it (~30 s)
+	$(BIN)/python scripts/collection_test.py
+
 .PHONY: molecule
 molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
 	for s in $(SCENARIOS); do \
@@ -69,7 +73,7 @@ molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
 	done
 
 .PHONY: test
-test: setup lint unit molecule ## THE test command: what CI runs
+test: setup lint unit collection-test molecule ## THE test command: what CI runs
 
 .PHONY: test-ha
 test-ha: setup ## The HA scenarios on Debian 13 (Redis HA with Valkey): failover under load

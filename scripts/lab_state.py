@@ -7,7 +7,8 @@ summary) and then `lab_state.py record`. On the next `make lab`,
 depends on with the recorded one:
 
 * the kit's inputs: every file below ansible.cfg, requirements.*, roles/,
-  playbooks/, templates/, inventories/lab/ and tests/integration/, and
+  playbooks/, templates/, inventories/lab/ and plugins/ (the suite is in
+  roles/session_verify/files/), and
   KIT_LAB_DISTRO;
 * the lab's generated inputs: lab/secrets/* and lab/pki/ca.crt (hashed only);
 * the lab containers: id, image, running state and start time (a container
@@ -43,7 +44,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = ("ansible.cfg", "requirements.txt", "requirements.yml", "roles", "playbooks", "templates",
-          "inventories/lab", "tests/integration")
+          "inventories/lab", "plugins")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 ENV_INPUTS = ("KIT_LAB_DISTRO",)
 

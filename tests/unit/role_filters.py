@@ -1,4 +1,4 @@
-"""Load a role's filter plugin as a module (the roles are not a Python package)."""
+"""Load a role's filter plugin as a module (plugins/filter/<role>.py of the collection)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(role: str) -> ModuleType:
-    """roles/<role>/filter_plugins/<role>.py, freshly executed."""
-    path = ROOT / "roles" / role / "filter_plugins" / f"{role}.py"
+    """plugins/filter/<role>.py, freshly executed."""
+    path = ROOT / "plugins" / "filter" / f"{role}.py"
     spec = importlib.util.spec_from_file_location(f"{role}_filters", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

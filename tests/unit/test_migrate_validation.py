@@ -32,7 +32,7 @@ def run_migrate(tmp_path: Path, extra: dict[str, Any]) -> str:
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"target": target}}}))
     (tmp_path / "vars.json").write_text(json.dumps({"role_under_test": "session_migrate", **extra}))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections")}
+           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
     playbook = Path(sys.executable).parent / "ansible-playbook"
     result = subprocess.run(
         [str(playbook), "-i", str(tmp_path / "hosts.yml"), str(PLAY), "-e", f"@{tmp_path / 'vars.json'}"],

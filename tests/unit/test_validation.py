@@ -55,8 +55,7 @@ def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.Com
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps({"role_under_test": role, **extra}))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-           "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections")}
+           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
     playbook = Path(sys.executable).parent / "ansible-playbook"
     return subprocess.run(
         [str(playbook), "-i", str(inventory), str(PLAY), "-e", f"@{extra_vars}"],

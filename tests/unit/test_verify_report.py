@@ -1,4 +1,4 @@
-"""The audit report (scripts/verify_report.py): controls, evidence, and never a secret."""
+"""The audit report (roles/session_verify/files/verify_report.py): controls, evidence, and never a secret."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ Both are redacted: every password of the verification context (keys ending
 in "password", as the suite's conftest does) is replaced by <redacted>,
 wherever it appears. Nothing else is read from the context.
 
-    verify_report.py --junit junit.xml --context context.json --tests-dir tests/integration --out DIR
+    verify_report.py --junit junit.xml --context context.json --tests-dir roles/session_verify/files/suite --out DIR
 """
 
 from __future__ import annotations
