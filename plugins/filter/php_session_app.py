@@ -443,10 +443,14 @@ def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], 
 
 
 def _pg_apps(view: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """The store's applications by role name (older views: the single app_role)."""
+    """The store's applications by app name (older views: the single app_role).
+
+    ``name`` is the login role the app uses now: the app's name, or its second role after a
+    credential rotation (``app`` is then the app's name).
+    """
     apps = view.get("apps")
     if isinstance(apps, list):
-        return {str(a.get("name")): a for a in apps if isinstance(a, Mapping)}
+        return {str(a.get("app") or a.get("name")): a for a in apps if isinstance(a, Mapping)}
     if view.get("app_role"):
         return {str(view["app_role"]): {"name": view["app_role"], "password": view.get("app_password", ""),
                                         "table": view.get("table", ""), "idle_timeout": view.get("idle_timeout")}}
@@ -518,8 +522,15 @@ def resolve(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], hostvars: 
                     "absolute_timeout": int(pg_app.get("absolute_timeout") or app["absolute_timeout"]),
                 }
                 if entry["postgresql"]["clientcert"] != "none":
-                    # clientcert=verify-full: the certificate CN is the role name.
-                    entry["client_cert"] = {**cert, "common_name": entry["postgresql"]["user"]}
+                    # clientcert=verify-full: the certificate CN is the role name. The
+                    # second login role (rotation) has its own files: the running pool
+                    # keeps the first one's until its reload.
+                    role = entry["postgresql"]["user"]
+                    if role != str(pg_app.get("app") or role):
+                        cert = {"name": f"{app['name']}-client-{role}",
+                                "cert": f"{tls_dir}/{app['name']}-client-{role}.crt",
+                                "key": f"{tls_dir}/{app['name']}-client-{role}.key"}
+                    entry["client_cert"] = {**cert, "common_name": role}
         result.append(entry)
     return result
 

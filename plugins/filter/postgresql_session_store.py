@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +24,10 @@ MIN_PASSWORD = 16
 PLACEHOLDER_RE = re.compile(r"(?i)change-?me.*")
 MD5_VERIFIER_RE = re.compile(r"(?i)md5[0-9a-f]{32}")
 SCRAM_VERIFIER_RE = re.compile(r"SCRAM-SHA-256\$.*", re.S)
+SCRAM_PARTS_RE = re.compile(r"SCRAM-SHA-256\$(?P<iterations>[1-9][0-9]{0,6}):(?P<salt>[A-Za-z0-9+/=]+)"
+                            r"\$(?P<stored>[A-Za-z0-9+/=]+):(?P<server>[A-Za-z0-9+/=]+)")
+# Suffix of an app's second login role (rotation: the two take turns).
+ALTERNATE_SUFFIX = "_b"
 # The kit's common weak-cipher rule (same regex in the Redis and nginx roles).
 WEAK_CIPHERS_RE = re.compile(
     r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
@@ -238,6 +246,12 @@ def app_problems(apps: Any, legacy_role: str, legacy_password: Any, legacy_table
         elif absolute is None or absolute < idle:
             errors.append(f"{label}: absolute_timeout (or postgresql_session_store_absolute_timeout) must be "
                           f"an integer not below the idle timeout {idle}.")
+    names = {a["name"] for a in eff}
+    for app in eff:
+        alternate = alternate_role(app["name"])
+        if len(alternate) > 63 or alternate in names or alternate in (owner_role, gc_role):
+            errors.append(f"{APPS_VAR} ({app['name']}): the app's second login role {alternate!r} (rotation) must "
+                          "fit 63 characters and may not be another app's name, the owner or the GC role.")
     for key in ("name", "table"):
         values = [a[key] for a in eff]
         dupes = sorted({v for v in values if values.count(v) > 1})
@@ -319,10 +333,11 @@ def extra_grants(rows: Iterable[Mapping[str, Any]], apps: Iterable[Mapping[str, 
     SELECT, INSERT, UPDATE, DELETE on its own table only; the GC role SELECT
     and DELETE on every app table; the owner anything.
     """
-    tables = {str(a["table"]): str(a["name"]) for a in apps}
     allowed: dict[tuple[str, str], set[str]] = {}
-    for table, app in tables.items():
-        allowed[(table, app)] = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    for app in apps:
+        table = str(app["table"])
+        for role in login_roles(str(app["name"])):
+            allowed[(table, role)] = {"SELECT", "INSERT", "UPDATE", "DELETE"}
         allowed[(table, gc_role)] = {"SELECT", "DELETE"}
     extra: dict[tuple[str, str], set[str]] = {}
     for row in rows:
@@ -334,12 +349,118 @@ def extra_grants(rows: Iterable[Mapping[str, Any]], apps: Iterable[Mapping[str, 
     return [{"table": t, "role": r, "privs": ",".join(sorted(p))} for (t, r), p in sorted(extra.items())]
 
 
-def client_apps(apps: Iterable[Mapping[str, Any]], clients_dir: str) -> list[dict[str, Any]]:
-    """The apps as the client view publishes them, with the paths of the kit's client certificate per role."""
+def alternate_role(name: str) -> str:
+    """The second login role of an app (the two take turns at each password rotation)."""
+    return f"{name}{ALTERNATE_SUFFIX}"
+
+
+def login_roles(name: str) -> list[str]:
+    """Both login roles of an app: its name, then the alternate."""
+    return [str(name), alternate_role(str(name))]
+
+
+def scram_matches(verifier: Any, password: Any) -> bool:
+    """Whether ``password`` is the one a PostgreSQL SCRAM-SHA-256 verifier was made from (RFC 5802/7677).
+
+    ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``; the password is normalized as
+    PostgreSQL's SASLprep does for the passwords the kit accepts (NFKC; ASCII is unchanged).
+    """
+    match = SCRAM_PARTS_RE.fullmatch(str(verifier or ""))
+    if not match or password is None:
+        return False
+    try:
+        salt = base64.b64decode(match.group("salt"), validate=True)
+        stored = base64.b64decode(match.group("stored"), validate=True)
+        server = base64.b64decode(match.group("server"), validate=True)
+    except ValueError:
+        return False
+    text = unicodedata.normalize("NFKC", str(password))
+    salted = hashlib.pbkdf2_hmac("sha256", text.encode(), salt, int(match.group("iterations")))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return (hmac.compare_digest(hashlib.sha256(client_key).digest(), stored)
+            and hmac.compare_digest(server_key, server))
+
+
+def login_plan(apps: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Which of each app's two login roles the apps use, from the database's state (no secret in the result).
+
+    ``apps``: the store's apps (name, password); ``rows``: (rolname, rolcanlogin, rolpassword) of the
+    login roles as pg_authid has them (missing roles: absent). Per app:
+      current  - the role the apps must use: the one that can log in with the inventory's password;
+                 else the only one that can log in (a password change not rotated yet); else the app's
+                 name (a new store);
+      rotated  - whether ``current`` already has the inventory's password;
+      login    - the roles that can log in now;
+      add      - the role "rotate" (phase add) gives the inventory's password and LOGIN ("" when
+                 ``rotated``): the one that cannot log in;
+      stale    - the roles phase drop makes NOLOGIN without a password (login roles but ``current``,
+                 once ``rotated``);
+      complete - whether both roles exist (a converge of this kit version made them);
+      problem  - why neither converge nor rotation can tell which role the apps use ("" when they can).
+    """
+    state = {str(r["rolname"]): r for r in rows}
+    plan = []
+    for app in apps:
+        roles = login_roles(str(app["name"]))
+        login = [r for r in roles if r in state and _flag(state[r].get("rolcanlogin"))]
+        matching = [r for r in login if scram_matches(state[r].get("rolpassword"), app.get("password"))]
+        problem = ""
+        if matching:
+            current = matching[0]
+        elif len(login) == 1:
+            current = login[0]
+        elif not login:
+            current = roles[0]
+        else:
+            current = roles[0]
+            problem = (f"both login roles of app {app['name']} ({', '.join(roles)}) can log in and neither has "
+                       "the inventory's password: an interrupted rotation whose new password was changed again. "
+                       "Put back the password of that rotation, run playbooks/rotate-credentials.yml to finish it, "
+                       "then rotate to the new one.")
+        rotated = bool(matching)
+        add = "" if rotated else (next((r for r in roles if r not in login), "") if login else current)
+        plan.append({
+            "name": str(app["name"]), "roles": roles, "current": current,
+            "rotated": rotated, "login": login, "add": add,
+            "stale": [r for r in login if r != current] if rotated else [],
+            "complete": all(r in state for r in roles), "problem": problem,
+        })
+    return plan
+
+
+def login_entries(pair: Iterable[Any]) -> list[dict[str, Any]]:
+    """The two login roles of one app as a converge leaves them: ``pair`` is (app, its login_plan entry).
+
+    The role in use: LOGIN with the inventory's password. The other: NOLOGIN without a password, or
+    untouched (password None: left as it is) while a rotation is under way and it can still log in.
+    """
+    app, plan = list(pair)
+    entries = [{"role": str(plan["current"]), "password": str(app["password"]), "login": True}]
+    for role in plan["roles"]:
+        if role != plan["current"]:
+            entries.append({"role": str(role), "password": None if role in plan["login"] else "",
+                            "login": role in plan["login"]})
+    return entries
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in _TRUE
+
+
+def client_apps(apps: Iterable[Mapping[str, Any]], clients_dir: str,
+                plan: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The apps as the client view publishes them: ``name`` is the login role the apps use now (see
+    login_plan; the app's name without a plan), ``app`` the app's name, ``login_roles`` both roles, and
+    the paths of the kit's client certificate of the login role (CN = role name)."""
+    current = {str(p["name"]): str(p["current"]) for p in plan}
     return [{
-        "name": str(app["name"]), "password": str(app["password"]), "table": str(app["table"]),
+        "name": current.get(str(app["name"]), str(app["name"])), "app": str(app["name"]),
+        "login_roles": login_roles(str(app["name"])),
+        "password": str(app["password"]), "table": str(app["table"]),
         "idle_timeout": app["idle_timeout"], "absolute_timeout": app["absolute_timeout"],
-        "client_cert_local": f"{clients_dir}/{app['name']}.crt", "client_key_local": f"{clients_dir}/{app['name']}.key",
+        "client_cert_local": f"{clients_dir}/{current.get(str(app['name']), str(app['name']))}.crt",
+        "client_key_local": f"{clients_dir}/{current.get(str(app['name']), str(app['name']))}.key",
     } for app in apps]
 
 
@@ -364,6 +485,10 @@ class FilterModule:
             "postgresql_session_store_weak_ciphers": weak_ciphers,
             "postgresql_session_store_extra_grants": extra_grants,
             "postgresql_session_store_client_apps": client_apps,
+            "postgresql_session_store_login_plan": login_plan,
+            "postgresql_session_store_login_roles": login_roles,
+            "postgresql_session_store_login_entries": login_entries,
+            "postgresql_session_store_scram_matches": scram_matches,
             "postgresql_session_store_role_settings": role_settings,
             "postgresql_session_store_patroni_value": patroni_value,
             "postgresql_session_store_hba_line": hba_line,

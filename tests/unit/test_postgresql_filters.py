@@ -96,3 +96,97 @@ def test_app_must_name_its_role_on_a_shared_store() -> None:
                for p in _problems({"name": "books", "store": "postgresql", "store_user": "intruder"}))
     too_long = {"name": "books", "store": "postgresql", "store_user": "ledger", "absolute_timeout": 9000}
     assert any("absolute_timeout" in p for p in _problems(too_long))
+
+
+# A verifier PostgreSQL 17 made (CREATE ROLE ... PASSWORD, rolled back) for this password.
+VERIFIER = ("SCRAM-SHA-256$4096:ND6pjTx0bSQehfr8Yt1ZLA==$Uoz3MAMgY/lDL7GG/uLmc/sxwp6J/6Q/6u7S547x8f4="
+            ":u8LsQKraPxqJlX4fhpWeQ9erwwKYYNF+uH9o/Qj0YB0=")
+PASSWORD = "correct horse battery staple"
+
+
+def test_scram_matches_only_the_password_of_the_verifier() -> None:
+    assert PG.scram_matches(VERIFIER, PASSWORD)
+    assert not PG.scram_matches(VERIFIER, PASSWORD + "x")
+    assert not PG.scram_matches(VERIFIER, "")
+    assert not PG.scram_matches(None, PASSWORD)
+    assert not PG.scram_matches("md5" + "0" * 32, PASSWORD)
+    assert not PG.scram_matches(VERIFIER + "\n", PASSWORD)
+    assert not PG.scram_matches(VERIFIER.replace("ND6p", "ND6*"), PASSWORD)
+
+
+def _row(role: str, login: bool, password: str | None) -> dict[str, Any]:
+    return {"rolname": role, "rolcanlogin": login, "rolpassword": VERIFIER if password == PASSWORD else password}
+
+
+def _plan(rows: list[dict[str, Any]], password: str = PASSWORD) -> dict[str, Any]:
+    return dict(PG.login_plan([{"name": "shop", "password": password}], rows)[0])
+
+
+def test_login_plan_new_store_uses_the_app_name() -> None:
+    plan = _plan([])
+    assert (plan["current"], plan["rotated"], plan["add"], plan["complete"], plan["problem"]) == (
+        "shop", False, "shop", False, "")
+
+
+def test_login_plan_follows_the_database_and_never_flips_back() -> None:
+    # Converged: shop in use with the inventory's password, shop_b waiting.
+    plan = _plan([_row("shop", True, PASSWORD), _row("shop_b", False, None)])
+    assert (plan["current"], plan["rotated"], plan["add"], plan["stale"], plan["complete"]) == (
+        "shop", True, "", [], True)
+    # New password in the vault: shop stays in use, shop_b gets it (phase add).
+    plan = _plan([_row("shop", True, PASSWORD), _row("shop_b", False, None)], password="N" * 20)
+    assert (plan["current"], plan["rotated"], plan["add"]) == ("shop", False, "shop_b")
+    # After phase add: shop_b is in use, shop is stale (phase drop retires it).
+    plan = _plan([_row("shop", True, "SCRAM-SHA-256$4096:b2xk$b2xk:b2xk"), _row("shop_b", True, PASSWORD)])
+    assert (plan["current"], plan["rotated"], plan["add"], plan["stale"]) == ("shop_b", True, "", ["shop"])
+    # After phase drop (and on every re-run or converge): shop_b in use, nothing to do.
+    plan = _plan([_row("shop", False, None), _row("shop_b", True, PASSWORD)])
+    assert (plan["current"], plan["rotated"], plan["add"], plan["stale"]) == ("shop_b", True, "", [])
+    # The next rotation goes back to shop.
+    plan = _plan([_row("shop", False, None), _row("shop_b", True, PASSWORD)], password="N" * 20)
+    assert (plan["current"], plan["add"]) == ("shop_b", "shop")
+
+
+def test_login_plan_refuses_two_login_roles_without_the_password() -> None:
+    plan = _plan([_row("shop", True, "x"), _row("shop_b", True, "y")])
+    assert "rotate-credentials.yml" in plan["problem"] and plan["add"] == ""
+
+
+def test_login_entries_keep_the_waiting_role_shut_and_a_rotation_under_way_untouched() -> None:
+    app = {"name": "shop", "password": PASSWORD}
+    plan = _plan([_row("shop", True, PASSWORD), _row("shop_b", False, None)])
+    assert PG.login_entries([app, plan]) == [{"role": "shop", "password": PASSWORD, "login": True},
+                                             {"role": "shop_b", "password": "", "login": False}]
+    plan = _plan([_row("shop", True, "x"), _row("shop_b", True, PASSWORD)])
+    assert PG.login_entries([app, plan]) == [{"role": "shop_b", "password": PASSWORD, "login": True},
+                                             {"role": "shop", "password": None, "login": True}]
+
+
+def test_both_login_roles_get_the_app_grants_and_the_view_names_the_role_in_use() -> None:
+    apps = [{"name": "shop", "table": "t_shop"}]
+    rows = [{"relname": "t_shop", "grantee": r, "privilege_type": "SELECT"} for r in ("shop", "shop_b")]
+    assert PG.extra_grants(rows, apps, "session_gc", "session_owner") == []
+    view = PG.client_apps([{"name": "shop", "password": PASSWORD, "table": "t_shop", "idle_timeout": 60,
+                            "absolute_timeout": 60}], "/ca/clients",
+                          [{"name": "shop", "current": "shop_b"}])[0]
+    assert (view["name"], view["app"], view["login_roles"], view["client_cert_local"]) == (
+        "shop_b", "shop", ["shop", "shop_b"], "/ca/clients/shop_b.crt")
+
+
+def test_second_login_role_may_not_clash() -> None:
+    errors = PG.app_problems([{"name": "shop", "password": "S" * 20}, {"name": "shop_b", "password": "T" * 20}],
+                             "session_app", "", "session_data", 1800, 28800, "session_owner", "session_gc")
+    assert any("'shop_b'" in e and "postgresql_session_store_apps" in e for e in errors), errors
+
+
+def test_app_after_a_rotation_uses_the_second_role_with_its_own_certificate_file() -> None:
+    """The view names ledger's role in use (ledger_b); the app keeps finding it by store_user, and its
+    client certificate (CN = ledger_b) is a new file, so the running pool keeps the old one until it reloads."""
+    view = {**PG_VIEW, "apps": [{**PG_VIEW["apps"][1], "name": "ledger_b", "app": "ledger"}]}
+    app = {"name": "books", "store": "postgresql", "store_user": "ledger"}
+    eff = APP.effective([app], DEFAULTS, "web1")
+    [resolved] = APP.resolve(eff, {"postgresql_session_stores": ["pg1"]},
+                             {"pg1": {"postgresql_session_store_client": view}}, "/tls")
+    assert resolved["postgresql"]["user"] == "ledger_b"
+    assert resolved["client_cert"] == {"name": "books-client-ledger_b", "cert": "/tls/books-client-ledger_b.crt",
+                                       "key": "/tls/books-client-ledger_b.key", "common_name": "ledger_b"}

@@ -103,7 +103,8 @@ def store_app(app: App) -> dict[str, Any]:
     """The store's entry (role, password, table) this app uses: its store_user, or the store's only app."""
     entries = store_of(app).get("apps") or []
     if app["store_user"]:
-        return dict(next(e for e in entries if e["name"] == app["store_user"]))
+        # "app": the app's name; "name": the login role it uses now (rotation).
+        return dict(next(e for e in entries if e.get("app", e["name"]) == app["store_user"]))
     assert len(entries) == 1, entries
     return dict(entries[0])
 

@@ -364,10 +364,11 @@ def test_privileges_are_exactly_the_contract(pg_store: Store) -> None:
     db, schema = pg_store["database"], pg_store["schema"]
     apps = apps_of(pg_store)
     privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
+    # Both login roles of an app hold its privileges (they take turns at each credential rotation).
     expected: dict[str, dict[str, set[str]]] = {
-        app["name"]: {other["table"]: ({"SELECT", "INSERT", "UPDATE", "DELETE"} if other is app else set())
-                      for other in apps}
-        for app in apps
+        role: {other["table"]: ({"SELECT", "INSERT", "UPDATE", "DELETE"} if other is app else set())
+               for other in apps}
+        for app in apps for role in app.get("login_roles", [app["name"]])
     }
     expected[pg_store["gc_role"]] = {app["table"]: {"SELECT", "DELETE"} for app in apps}
     for role, tables in expected.items():
@@ -575,7 +576,8 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
     assert all(line[5] == "peer" for line in local), rows
     assert {(line[1], line[2]) for line in local} == {("all", "postgres"), (pg_store["database"], pg_store["gc_role"])}
     assert len(hostssl) == len(pg_store["app_cidrs"]), rows
-    app_roles = sorted(a["name"] for a in apps_of(pg_store))
+    # Both login roles of every app (they take turns at each credential rotation).
+    app_roles = sorted(r for a in apps_of(pg_store) for r in a.get("login_roles", [a["name"]]))
     for line in hostssl:
         assert (line[1], sorted(line[2].split(",")), line[5]) == (pg_store["database"], app_roles,
                                                                    "scram-sha-256"), rows
