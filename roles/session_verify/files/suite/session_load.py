@@ -89,7 +89,10 @@ def main() -> None:
     args = parser.parse_args()
     figures = run(args.urls, args.cookie, Trust(Path(args.ca)), args.stop, args.max_seconds,
                   args.out.with_name(args.out.name + ".started"))
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    # Atomic: the side effect waits for this file to exist.
+    partial = args.out.with_name(args.out.name + ".partial")
+    partial.write_text(json.dumps(figures, indent=2) + "\n")
+    partial.replace(args.out)
 
 
 if __name__ == "__main__":
