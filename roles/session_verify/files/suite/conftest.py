@@ -122,6 +122,14 @@ def no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
+def scenario_record(name: str, marker: str) -> Path | None:
+    """MOLECULE_EPHEMERAL_DIRECTORY/NAME when a scenario's side effect wrote MARKER in it, else None
+    (the day-2 tests skip on any other inventory)."""
+    eph = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    path = Path(eph) / name if eph else None
+    return path if path is not None and (path / marker).is_file() else None
+
+
 def host_for(name: str) -> Any:
     """A testinfra host reached over the inventory's own connection."""
     inventories = CONTEXT.get("inventory") or []

@@ -15,7 +15,6 @@ that record (any other inventory) they are skipped.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import ssl
@@ -24,20 +23,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import CONTEXT
+from conftest import CONTEXT, scenario_record
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from test_postgresql import SSL_REQUEST, connect, pg_handshake
 from tlsprobe import client_context, handshake
 
-
-def _record_dir() -> Path | None:
-    eph = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    path = Path(eph) / "ca-rollover" if eph else None
-    return path if path is not None and (path / "load.json").is_file() else None
-
-
-RECORD = _record_dir()
+RECORD = scenario_record("ca-rollover", "load.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no CA rollover record (the molecule app scenario's side "
                                                        "effect writes it)")
 

@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from conftest import CONTEXT, files_containing, host_for
+from conftest import CONTEXT, files_containing, host_for, scenario_record
 from test_redis import connect
 
 Store = dict[str, Any]
 
 
-def _record_dir() -> Path | None:
-    eph = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    path = Path(eph) / "rotation" if eph else None
-    return path if path is not None and (path / "load.json").is_file() else None
-
-
-RECORD = _record_dir()
+RECORD = scenario_record("rotation", "load.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no rotation record (the molecule app scenario's side effect "
                                                        "writes it)")
 # Secret file of the scenario -> the ACL user it is the password of.

@@ -17,26 +17,19 @@ inventory) they are skipped.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import CONTEXT
+from conftest import CONTEXT, scenario_record
 from test_postgresql import connect, members_of, primary_of, psql
 
 Store = dict[str, Any]
 APP = "ledger"
 
 
-def _record_dir() -> Path | None:
-    eph = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    path = Path(eph) / "rotation-pg" if eph else None
-    return path if path is not None and (path / "load.json").is_file() else None
-
-
-RECORD = _record_dir()
+RECORD = scenario_record("rotation-pg", "load.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no PostgreSQL rotation record (the molecule postgresql-ha "
                                                        "scenario's side effect writes it)")
 
