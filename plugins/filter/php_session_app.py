@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
+
 STORES = ("redis", "postgresql", "files")
 DEFAULT_GROUPS = {"redis": "redis_session_stores", "postgresql": "postgresql_session_stores"}
 VIEW_FACTS = {"redis": "redis_session_store_client", "postgresql": "postgresql_session_store_client"}
@@ -92,15 +94,6 @@ def _var(index: int, app: Mapping[str, Any], key: str | None = None) -> str:
     return f"{label}.{key}" if key else label
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def _flag(value: Any) -> bool:
     """A boolean inventory value, also when a template rendered it as text."""
     if isinstance(value, str):
@@ -115,9 +108,9 @@ def effective(apps: list[Mapping[str, Any]], defaults: Mapping[str, Any], host: 
         app = dict(raw)
         name = str(app.get("name", ""))
         store = str(app.get("store", ""))
-        port = _int(app.get("port", 443)) or 0
+        port = as_int(app.get("port", 443)) or 0
         user = str(app.get("user") or f"php-{name}".replace("_", "-"))
-        idle = _int(app.get("idle_timeout", defaults["idle_timeout"]))
+        idle = as_int(app.get("idle_timeout", defaults["idle_timeout"]))
         result.append({
             "name": name,
             "store": store,
@@ -125,15 +118,15 @@ def effective(apps: list[Mapping[str, Any]], defaults: Mapping[str, Any], host: 
             "store_user": str(app.get("store_user") or ""),
             "server_name": str(app.get("server_name") or host),
             "port": port,
-            "client_port": _int(app.get("client_port", port)) or 0,
+            "client_port": as_int(app.get("client_port", port)) or 0,
             "idle_timeout": idle,
-            "absolute_timeout": _int(app.get("absolute_timeout", defaults["absolute_timeout"])),
+            "absolute_timeout": as_int(app.get("absolute_timeout", defaults["absolute_timeout"])),
             "cookie_name": str(app.get("cookie_name") or f"{defaults['cookie_name_prefix']}{name}"),
             "cookie_samesite": str(app.get("cookie_samesite") or defaults["cookie_samesite"]),
             "docroot": str(app.get("docroot") or f"/var/www/{name}/public"),
             "user": user,
             "group": user,
-            "max_children": _int(app.get("max_children", defaults["pm_max_children"])),
+            "max_children": as_int(app.get("max_children", defaults["pm_max_children"])),
             "probe": bool(app.get("probe", defaults["probe_enabled"])),
             "pool": f"session-app-{name}",
             "socket": f"/run/php/php-session-app-{name}.sock",
@@ -433,7 +426,7 @@ def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], 
     errors = []
     entry = entries[user]
     for key in ("idle_timeout", "absolute_timeout"):
-        store_value, value = _int(entry.get(key)), app[key]
+        store_value, value = as_int(entry.get(key)), app[key]
         if store_value is not None and value is not None and value > store_value:
             errors.append(f"{_var(index, app, key)} ({value}) exceeds the store's {key} ({store_value}) of "
                           f"app {user!r} on {host} (postgresql_session_store_apps / "

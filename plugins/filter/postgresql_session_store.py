@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
+
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*\.?")
 
@@ -150,15 +152,6 @@ def dcs_member(pair: Any) -> dict[str, str]:
     return {"name": str(name), "address": str(address)}
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_table: str, idle_timeout: Any,
                    absolute_timeout: Any) -> list[dict[str, Any]]:
     """Every application of the store: ``postgresql_session_store_apps`` plus the deprecated
@@ -175,8 +168,8 @@ def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_tab
             "name": name,
             "password": "" if raw.get("password") is None else str(raw.get("password")),
             "table": str(raw.get("table") or f"session_data_{name}"),
-            "idle_timeout": _int(raw.get("idle_timeout", idle_timeout)),
-            "absolute_timeout": _int(raw.get("absolute_timeout", absolute_timeout)),
+            "idle_timeout": as_int(raw.get("idle_timeout", idle_timeout)),
+            "absolute_timeout": as_int(raw.get("absolute_timeout", absolute_timeout)),
             "legacy": False,
         })
     if legacy_password not in (None, ""):
@@ -184,8 +177,8 @@ def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_tab
             "name": str(legacy_role),
             "password": str(legacy_password),
             "table": str(legacy_table),
-            "idle_timeout": _int(idle_timeout),
-            "absolute_timeout": _int(absolute_timeout),
+            "idle_timeout": as_int(idle_timeout),
+            "absolute_timeout": as_int(absolute_timeout),
             "legacy": True,
         })
     return result

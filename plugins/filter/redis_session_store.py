@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
+
 MIN_PASSWORD_LENGTH = 16
 # ACL user names: one token of the aclfile, no ACL rule metacharacters.
 USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -46,15 +48,6 @@ WEAK_CIPHER_RE = re.compile(
 WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
 CIPHER_CHARS_RE = re.compile(r"[A-Za-z0-9_:+!@.=-]+")
 PLACEHOLDER_RE = re.compile(r"(?i)change-?me")
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def _password_problems(var: str, value: Any, min_length: int) -> list[str]:
@@ -141,7 +134,7 @@ def _overlap_problems(users: list[Any]) -> list[str]:
 def problems(settings: Mapping[str, Any]) -> list[str]:
     """Every input error of the role (keys: the variable names without the role prefix)."""
     errors: list[str] = []
-    min_length = _int(settings.get("min_password_length"))
+    min_length = as_int(settings.get("min_password_length"))
     if min_length is None or min_length < MIN_PASSWORD_LENGTH:
         errors.append(f"redis_session_store_min_password_length must be at least {MIN_PASSWORD_LENGTH} "
                       f"(got {settings.get('min_password_length')!r}).")
