@@ -101,7 +101,7 @@ lab: setup ## Local lab: hosts, site.yml, verification, lab/endpoints.json (FULL
 
 .PHONY: lab-destroy
 lab-destroy: venv collections ## Remove the lab containers and lab/
-	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab-destroy.yml
+	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab_destroy.yml
 	rm -rf lab
 
 .PHONY: phalcon-build

@@ -131,7 +131,7 @@ def converge(results: dict[str, Any], errors: list[str]) -> None:
     lab_present = all(container_running(c) for c in ("lab-redis", "lab-pg", "lab-app"))
     if os.environ.get("BENCH_COLD") == "1" and lab_present:
         log("destroying the lab for a cold converge (BENCH_COLD=1)")
-        playbook(["-i", str(INVENTORY), str(ROOT / "playbooks" / "lab-destroy.yml")], 900)
+        playbook(["-i", str(INVENTORY), str(ROOT / "playbooks" / "lab_destroy.yml")], 900)
         run(["rm", "-rf", str(ROOT / "lab")], 60)
         lab_present = False
     if not lab_present:

@@ -170,12 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         steps.run("ansible-doc of every role", str(BIN / "ansible-doc"), "-t", "role",
                   *(f"{fqcn}.{role}" for role in roles()))
         inventory = write_inventory(project, installed)
-        # A playbook is addressed by FQCN when its name is an identifier
-        # (site, validate, ...); the hyphenated ones by their installed path.
-        steps.run("syntax check: every role by FQCN, every playbook of the installed collection",
+        # Every playbook by FQCN (their names are identifiers: a hyphen
+        # would make one reachable by path only).
+        steps.run("syntax check: every role by FQCN, every playbook of the installed collection by FQCN",
                   str(BIN / "ansible-playbook"), "-i", str(inventory), "--syntax-check", "every-role.yml",
-                  *(f"{fqcn}.{name}" if name.isidentifier() else str(installed / "playbooks" / f"{name}.yml")
-                    for name in playbooks()))
+                  *(f"{fqcn}.{name}" for name in playbooks()))
         collected = steps.run("the shipped suite collects", sys.executable, "-m", "pytest", "--collect-only", "-q",
                   "-p", "no:cacheprovider", str(installed / "roles/session_verify/files/suite"),
                   extra_env={"KIT_VERIFY_CONTEXT": str(write_context(project)),

@@ -17,7 +17,7 @@ host="${KIT_PHALCON_BUILD_HOST:-kit-phalcon-build-$distro}"
 cache="$(mktemp -d)"
 # Only the control node; the build host is added by the playbook.
 printf '%s\n' 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"' >"$cache/hosts"
-playbook=(ansible-playbook -i "$cache/hosts" "$repo/playbooks/phalcon-build.yml"
+playbook=(ansible-playbook -i "$cache/hosts" "$repo/playbooks/phalcon_build.yml"
   -e "kit_phalcon_build_host=$host" -e "kit_phalcon_build_distro=$distro")
 cleanup() {
   "${playbook[@]}" -e kit_phalcon_build_state=absent >/dev/null || echo "could not remove $host" >&2

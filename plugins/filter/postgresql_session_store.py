@@ -409,7 +409,7 @@ def login_plan(apps: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str, An
             current = roles[0]
             problem = (f"both login roles of app {app['name']} ({', '.join(roles)}) can log in and neither has "
                        "the inventory's password: an interrupted rotation whose new password was changed again. "
-                       "Put back the password of that rotation, run playbooks/rotate-credentials.yml to finish it, "
+                       "Put back the password of that rotation, run playbooks/rotate_credentials.yml to finish it, "
                        "then rotate to the new one.")
         rotated = bool(matching)
         add = "" if rotated else (next((r for r in roles if r not in login), "") if login else current)

@@ -98,3 +98,11 @@ def test_every_filter_is_called_by_fqcn() -> None:
                  for p in (ROOT / top).rglob("*") if p.suffix in {".yml", ".j2"}
                  for m in short.findall(p.read_text())]
     assert not offenders
+
+
+def test_every_playbook_runs_by_fqcn() -> None:
+    """``ansible-playbook hardened.sessions.<name>`` finds a playbook only when its name is an
+    identifier: a hyphen would leave it reachable by path alone."""
+    names = ct.playbooks()
+    assert "migrate_sessions" in names
+    assert [name for name in names if not name.isidentifier()] == []

@@ -149,7 +149,7 @@ def test_login_plan_follows_the_database_and_never_flips_back() -> None:
 
 def test_login_plan_refuses_two_login_roles_without_the_password() -> None:
     plan = _plan([_row("shop", True, "x"), _row("shop_b", True, "y")])
-    assert "rotate-credentials.yml" in plan["problem"] and plan["add"] == ""
+    assert "rotate_credentials.yml" in plan["problem"] and plan["add"] == ""
 
 
 def test_login_entries_keep_the_waiting_role_shut_and_a_rotation_under_way_untouched() -> None:

@@ -1,4 +1,4 @@
-"""Migration of live sessions from files to the store (playbooks/migrate-sessions.yml).
+"""Migration of live sessions from files to the store (playbooks/migrate_sessions.yml).
 
 The app scenario's side effect creates sessions through the apps "shop" and
 "ledger" while they are on files (the probe's count, plus an object with
@@ -117,7 +117,7 @@ def test_migration_counts_and_idempotence(case: Case) -> None:
 
 
 def test_migration_rerun_reports_no_change() -> None:
-    """A second migrate-sessions.yml run changes nothing on any host (PLAY RECAP changed=0)."""
+    """A second migrate_sessions.yml run changes nothing on any host (PLAY RECAP changed=0)."""
     if RECORD is None:
         pytest.skip("no migration record (the molecule app scenario's side effect writes it)")
     recaps = json.loads((RECORD / "recaps.json").read_text())

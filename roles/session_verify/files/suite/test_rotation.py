@@ -1,4 +1,4 @@
-"""Credential rotation under load (playbooks/rotate-credentials.yml).
+"""Credential rotation under load (playbooks/rotate_credentials.yml).
 
 The app scenario's side effect puts new passwords for the Redis admin and
 the app user "shop" in the scenario's secret source (keeping the old ones

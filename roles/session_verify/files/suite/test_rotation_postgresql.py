@@ -1,4 +1,4 @@
-"""PostgreSQL credential rotation under load (playbooks/rotate-credentials.yml).
+"""PostgreSQL credential rotation under load (playbooks/rotate_credentials.yml).
 
 The postgresql-ha scenario's side effect (after the failover) puts a new
 password for the app "ledger" in the scenario's secret source (keeping the
@@ -127,7 +127,7 @@ def test_certificate_of_another_role_cannot_log_in_as_ledger() -> None:
 
 
 def test_rerun_with_nothing_to_rotate_changed_nothing() -> None:
-    """rotate-credentials.yml again, no new password: changed=0 and failed=0 on every host."""
+    """rotate_credentials.yml again, no new password: changed=0 and failed=0 on every host."""
     assert RECORD is not None
     recap = json.loads((RECORD / "rerun.json").read_text())
     hosts = {m["name"] for m in members_of(stores()[0])}
