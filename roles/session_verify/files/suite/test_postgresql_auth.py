@@ -54,7 +54,7 @@ def test_every_password_is_a_scram_verifier(pg_store: Store) -> None:
 def test_only_postgres_is_privileged(pg_store: Store) -> None:
     rows = psql(pg_store, "SELECT rolname FROM pg_roles WHERE rolsuper OR rolcreaterole OR rolcreatedb "
                           "OR rolreplication OR rolbypassrls ORDER BY 1")
-    # HA: the replication role has REPLICATION (and nothing else, test_postgresql_ha.py).
+    # HA: the replication role has REPLICATION (and nothing else, test_postgresql_ha_replication.py).
     assert rows.split() == sorted(["postgres"] + ([pg_store["replication_role"]] if is_ha(pg_store) else []))
 
 

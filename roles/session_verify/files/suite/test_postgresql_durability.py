@@ -23,7 +23,7 @@ from pg_client import Store, connect, is_ha, sid
 
 def test_restart_keeps_committed_sessions(pg_store: Store) -> None:
     if is_ha(pg_store):
-        pytest.skip("HA member: restarting Patroni hands the primary over; test_postgresql_ha.py proves "
+        pytest.skip("HA member: restarting Patroni hands the primary over; test_postgresql_ha_failover.py proves "
                     "durability across a failover")
     key = sid()
     with connect(pg_store, autocommit=True) as conn:
