@@ -3,7 +3,7 @@
 Both closed to anonymous and plaintext clients (etcd's peer port too); the
 REST API's unsafe methods need its password.
 
-pg_client's test_postgresql_* files already run every single-node hardening
+The single-node test_postgresql_* files already run every hardening
 test on every member; these files add what only a cluster has. Refusals that
 depend on the client's address are tried from another member, an address the
 cluster does admit: the only thing missing is then the password, the TLS or

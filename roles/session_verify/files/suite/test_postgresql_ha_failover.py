@@ -6,7 +6,7 @@ acknowledged session is lost, writes come back within 30 s and the old
 primary rejoins as a standby. Only this test may live here: the side_effect
 selects it with -k failover, which matches the file's name.
 
-pg_client's test_postgresql_* files already run every single-node hardening
+The single-node test_postgresql_* files already run every hardening
 test on every member; these files add what only a cluster has. Refusals that
 depend on the client's address are tried from another member, an address the
 cluster does admit: the only thing missing is then the password, the TLS or

@@ -4,7 +4,7 @@ One primary with synchronous TLS + SCRAM streaming standbys, identical
 configuration on every member, a replication role that can do nothing else
 and needs TLS and its password, the GC doing nothing on a standby.
 
-pg_client's test_postgresql_* files already run every single-node hardening
+The single-node test_postgresql_* files already run every hardening
 test on every member; these files add what only a cluster has. Refusals that
 depend on the client's address are tried from another member, an address the
 cluster does admit: the only thing missing is then the password, the TLS or
