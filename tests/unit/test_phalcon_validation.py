@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from test_app_validation import GOOD_APPS, PAST_VALIDATION, SHA, run_app_role
+from role_validation import GOOD_APPS, PAST_VALIDATION, SHA, run_app_role
 
 
 def _seed(tmp_path: Path) -> Path:

@@ -1,6 +1,6 @@
 """Filters of redis_session_store and the Redis side of php_session_app's checks.
 
-The parametrized table in test_validation.py proves each refusal through a
+The parametrized table in test_redis_validation.py proves each refusal through a
 real role run; these call the filters directly for what a table row cannot
 show cheaply: good input yields no problem, messages never carry a secret,
 and an app with locking is refused a store user without it.

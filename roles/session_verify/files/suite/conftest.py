@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import defaultdict
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,19 +96,55 @@ def _ids(entries: list[dict[str, Any]]) -> list[str]:
     return [str(e["name"]) for e in entries]
 
 
+def _app_id(entry: dict[str, Any]) -> str:
+    return f"{entry['name']}:{entry['app']}"
+
+
+def _redis_ha_groups() -> dict[str, list[dict[str, Any]]]:
+    """Each Redis HA group of the context: its name -> its nodes."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for store in CONTEXT.get("redis", []):
+        if store.get("ha"):
+            groups[str(store["ha_group"])].append(store)
+    return dict(groups)
+
+
+REDIS_HA_GROUPS = _redis_ha_groups()
+REDIS_HA_NODES = [store for members in REDIS_HA_GROUPS.values() for store in members]
+PG_HA_STORES: list[Any] = [s for s in CONTEXT.get("postgresql", []) if s.get("ha")]
+_NO_REDIS_HA = "no Redis HA group in the inventory (redis_session_store_ha)"
+
+# A test that takes one of these fixtures runs once per value (module scope), named by its id;
+# without values it is skipped with the reason.
+PARAMETERS: dict[str, tuple[list[Any], list[str], str]] = {
+    "redis_store": (CONTEXT.get("redis", []), _ids(CONTEXT.get("redis", [])), "no redis hosts in the inventory"),
+    "pg_store": (CONTEXT.get("postgresql", []), _ids(CONTEXT.get("postgresql", [])),
+                 "no postgresql hosts in the inventory"),
+    # The test_app_* files: several apps per host, named host:app.
+    "php_app": (CONTEXT.get("apps", []), [_app_id(e) for e in CONTEXT.get("apps", [])], "no apps"),
+    # The test_redis_ha_* files: every node of every HA group; each group.
+    "ha_node": (REDIS_HA_NODES, _ids(REDIS_HA_NODES), _NO_REDIS_HA),
+    "ha_group": (list(REDIS_HA_GROUPS.values()), list(REDIS_HA_GROUPS), _NO_REDIS_HA),
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run store tests once per store of the inventory (skip when none)."""
-    # (test_app.py parametrizes its own php_app fixture: several apps per host.)
-    for fixture, key in (("redis_store", "redis"), ("pg_store", "postgresql")):
+    """Run store, app and HA tests once per store, app, node or group of the inventory (skip when none)."""
+    for fixture, (values, ids, reason) in PARAMETERS.items():
         if fixture in metafunc.fixturenames:
-            entries = CONTEXT.get(key, [])
-            if entries:
-                metafunc.parametrize(fixture, entries, ids=_ids(entries), scope="module")
+            if values:
+                metafunc.parametrize(fixture, values, ids=ids, scope="module")
             else:
-                metafunc.parametrize(
-                    fixture,
-                    [pytest.param(None, marks=pytest.mark.skip(reason=f"no {key} hosts in the inventory"))],
-                )
+                metafunc.parametrize(fixture, [pytest.param(None, marks=pytest.mark.skip(reason=reason))])
+
+
+@pytest.fixture(scope="module", params=PG_HA_STORES[:1] or [None], ids=lambda s: str(s["ha_scope"]) if s else "none")
+def cluster(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    """The members of the (first) PostgreSQL HA cluster (the test_postgresql_ha_* files)."""
+    # Imported here: pg_client imports this module.
+    from pg_client import members_of
+
+    return members_of(request.param)
 
 
 @pytest.fixture(scope="session")

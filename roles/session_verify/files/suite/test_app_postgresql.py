@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import CONTEXT, host_for
+from pg_client import primary_of
 from psycopg import sql
-from test_postgresql import primary_of
 
 App = dict[str, Any]
 

@@ -26,7 +26,7 @@ import pytest
 from conftest import CONTEXT, scenario_record
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from test_postgresql import SSL_REQUEST, connect, pg_handshake
+from pg_client import SSL_REQUEST, connect, pg_handshake
 from tlsprobe import client_context, handshake
 
 RECORD = scenario_record("ca-rollover", "load.json")

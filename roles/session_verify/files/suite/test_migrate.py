@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 import redis
+from app_client import pg_connect, redis_prefix, reply, request, session_cookie, store_of
 from conftest import CONTEXT, no_retry
-from test_app import pg_connect, redis_prefix, reply, request, session_cookie, store_of
 
 Case = dict[str, Any]
 

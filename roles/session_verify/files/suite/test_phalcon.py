@@ -16,8 +16,8 @@ import secrets
 from typing import Any
 
 import pytest
+from app_client import REPORTED, redis_admin, redis_prefix, store_of, stored
 from conftest import CONTEXT, host_for
-from test_app import REPORTED, redis_admin, redis_prefix, store_of, stored
 
 App = dict[str, Any]
 

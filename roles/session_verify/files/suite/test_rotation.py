@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 from conftest import CONTEXT, files_containing, host_for, scenario_record
-from test_redis import connect
+from redis_client import connect
 
 Store = dict[str, Any]
 

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import CONTEXT, scenario_record
-from test_postgresql import connect, members_of, primary_of, psql
+from pg_client import connect, members_of, primary_of, psql
 
 Store = dict[str, Any]
 APP = "ledger"

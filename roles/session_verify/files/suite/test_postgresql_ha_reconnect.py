@@ -1,0 +1,89 @@
+"""PostgreSQL HA session stores (Patroni + etcd): the PDO handler reconnects once.
+
+On the app host, the kit's SessionKit\\PdoSessionHandler (multi-host DSN from
+the rendered config) gets its backend terminated: the next write succeeds
+over a new connection, and a reconnect that fails as well gives up after
+that one retry.
+
+The single-node test_postgresql_* files already run every hardening
+test on every member; these files add what only a cluster has. Refusals that
+depend on the client's address are tried from another member, an address the
+cluster does admit: the only thing missing is then the password, the TLS or
+the certificate.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import host_for
+from pg_client import NEEDS_CLUSTER, ha_app
+
+pytestmark = NEEDS_CLUSTER
+
+
+# --- the PDO handler reconnects once -------------------------------------------------------------
+
+# argv: config file. The handler (from the rendered config: multi-host DSN)
+# writes a session; a second connection of the same role terminates the
+# handler's backend; the next write must succeed over a new connection
+# (reconnects == 1). Then a handler whose reconnect hands back a connection
+# that is killed as well must give up after that one retry (an exception,
+# reconnects == 1), not loop.
+RECONNECT_PHP = r"""
+[, $configFile] = $argv;
+$config = require $configFile;
+require_once $config['handler']['file'];
+$db = $config['db'];
+$db['persistent'] = false;
+$db['application_name'] = 'kit-reconnect-victim';
+$killerDb = $db;
+$killerDb['application_name'] = 'kit-reconnect-killer';
+$killer = \SessionKit\PdoSessionHandler::connect($killerDb);
+$kill = static function () use ($killer): int {
+    return (int) $killer->query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        . "WHERE usename = current_user AND application_name = 'kit-reconnect-victim'")->fetchColumn();
+};
+$table = $config['options']['table'];
+$handler = new \SessionKit\PdoSessionHandler(\SessionKit\PdoSessionHandler::connect($db), $table,
+    (int) $config['idleTimeout'], (int) $config['absoluteTimeout'],
+    static fn (): PDO => \SessionKit\PdoSessionHandler::connect($db));
+$id = 'kit-reconnect-' . bin2hex(random_bytes(8));
+$result = ['first' => $handler->write($id, 'a|i:1;'), 'killed' => $kill()];
+usleep(200000);
+$result['second'] = $handler->write($id, 'a|i:2;');
+$result['reconnects'] = $handler->reconnects;
+$result['read'] = $handler->read($id);
+$handler->destroy($id);
+$doomed = new \SessionKit\PdoSessionHandler(\SessionKit\PdoSessionHandler::connect($db), $table,
+    (int) $config['idleTimeout'], (int) $config['absoluteTimeout'],
+    static function () use ($db, $kill): PDO {
+        $pdo = \SessionKit\PdoSessionHandler::connect($db);
+        $kill();
+        usleep(200000);
+        return $pdo;
+    });
+$doomed->write($id . 'x', 'b|i:1;');
+$kill();
+usleep(200000);
+try {
+    $doomed->write($id . 'x', 'b|i:2;');
+    $result['gave_up'] = false;
+} catch (\PDOException $e) {
+    $result['gave_up'] = \SessionKit\PdoSessionHandler::isConnectionLoss($e);
+}
+$result['doomed_reconnects'] = $doomed->reconnects;
+echo json_encode($result), "\n";
+"""
+
+
+def test_pdo_handler_reconnects_once_after_a_lost_connection() -> None:
+    app = ha_app()
+    host = host_for(app["name"])
+    result = host.run("runuser -u %s -- php -r %s %s", app["user"], RECONNECT_PHP, app["config_file"])
+    assert result.rc == 0, result.stderr[-2000:]
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["first"] is True and body["killed"] == 1, body
+    assert body["second"] is True and body["reconnects"] == 1, body
+    assert body["read"] == "a|i:2;", body
+    assert body["gave_up"] is True and body["doomed_reconnects"] == 1, body

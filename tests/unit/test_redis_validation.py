@@ -1,0 +1,124 @@
+"""redis_session_store: bad inventory input fails before any host is touched, naming the variable.
+
+Each case runs the role against a host that cannot be reached (see
+role_validation): a correct role fails on the control node with a message
+naming the variable; one that let the value through fails later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from role_validation import GOOD_REDIS, assert_passes_validation, assert_refused_early
+
+ROLE = "redis_session_store"
+
+# A complete HA setting (its group is too small on the validation host).
+GOOD_HA: dict[str, Any] = {
+    "redis_session_store_ha": True,
+    "redis_session_store_ha_group": "all",
+    "redis_session_store_replication_password": "R" * 24,
+    "redis_session_store_sentinel_password": "S" * 24,
+    "redis_session_store_check_password": "C" * 24,
+}
+
+
+def _redis_user(**override: Any) -> dict[str, Any]:
+    """GOOD_REDIS with its one app user changed."""
+    return {"redis_session_store_app_users": [{**GOOD_REDIS["redis_session_store_app_users"][0], **override}]}
+
+
+REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "unknown TLS client mode": ({"redis_session_store_tls_auth_clients": "maybe"},
+                                "redis_session_store_tls_auth_clients"),
+    "empty admin password": ({"redis_session_store_admin_password": ""}, "redis_session_store_admin_password"),
+    "short app password": ({"redis_session_store_app_users": [{"name": "a", "password": "x", "key_prefix": "a:"}]},
+                           "redis_session_store_app_users"),
+    "user without key prefix": ({"redis_session_store_app_users": [{"name": "a", "password": "B" * 24}]},
+                                "key_prefix"),
+    "glob in key prefix": ({"redis_session_store_app_users": [{"name": "a", "password": "B" * 24,
+                                                                "key_prefix": "*"}]},
+                           "redis_session_store_app_users"),
+    "port out of range": ({"redis_session_store_tls_port": 70000}, "redis_session_store_tls_port"),
+    "missing cert path": ({"redis_session_store_tls_source": "provided",
+                           "redis_session_store_tls_cert_src": "/nonexistent/cert.pem"},
+                          "redis_session_store_tls_cert_src"),
+    "evicting keys without TTL": ({"redis_session_store_maxmemory_policy": "allkeys-lru"},
+                                  "redis_session_store_maxmemory_policy"),
+    # A tab splits the ACL rule: "~app:<TAB>~*" would grant every key.
+    "tab in key prefix": (_redis_user(key_prefix="app:\t~"), "redis_session_store_app_users[0] (app).key_prefix"),
+    "space in key prefix": (_redis_user(key_prefix="app: ~"), "redis_session_store_app_users[0] (app).key_prefix"),
+    "trailing newline in key prefix": (_redis_user(key_prefix="app:sess:\n"),
+                                       "redis_session_store_app_users[0] (app).key_prefix"),
+    "ACL metacharacter in key prefix": (_redis_user(key_prefix="app:%R~"),
+                                        "redis_session_store_app_users[0] (app).key_prefix"),
+    "tab in user name": (_redis_user(name="app\t+@all"), "redis_session_store_app_users[0].name"),
+    "trailing newline in user name": (_redis_user(name="app\n"), "redis_session_store_app_users[0].name"),
+    "ACL metacharacter in user name": (_redis_user(name="app>x"), "redis_session_store_app_users[0].name"),
+    "user named like the TLS reload user": (_redis_user(name="kit-tls-reload"),
+                                            "redis_session_store_app_users[0] (kit-tls-reload).name"),
+    "user named like the credential rotation user": (_redis_user(name="kit-acl-rotate"),
+                                                     "redis_session_store_app_users[0] (kit-acl-rotate).name"),
+    "overlapping key prefixes": ({"redis_session_store_app_users": [
+        {"name": "shop", "password": "B" * 24, "key_prefix": "shop:"},
+        {"name": "shop2", "password": "C" * 24, "key_prefix": "shop:eu:"}]},
+        "redis_session_store_app_users[0] (shop).key_prefix"),
+    "equal key prefixes": ({"redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "s:"},
+        {"name": "b", "password": "C" * 24, "key_prefix": "s:"}]},
+        "redis_session_store_app_users[0] (a).key_prefix"),
+    "duplicate user name": ({"redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
+        {"name": "a", "password": "C" * 24, "key_prefix": "b:"}]},
+        "redis_session_store_app_users holds the user name 'a' twice"),
+    **{f"app command {c}": (_redis_user(commands=["get", c]), "redis_session_store_app_users[0] (app).commands")
+       for c in ("keys", "scan", "config", "config|get", "flushall", "flushdb", "debug", "monitor", "acl",
+                 "+@all", "@dangerous", "get ~*")},
+    "default command list with FLUSHALL": ({"redis_session_store_app_commands": ["get", "set", "flushall"]},
+                                           "redis_session_store_app_commands"),
+    "EVAL granted outside locking": (_redis_user(commands=["get", "set", "eval"]),
+                                     "redis_session_store_app_users[0] (app).commands"),
+    "locking not a boolean": (_redis_user(locking="no"), "redis_session_store_app_users[0] (app).locking"),
+    "min password length below 16": ({"redis_session_store_min_password_length": 8},
+                                     "redis_session_store_min_password_length"),
+    "weak TLS 1.2 ciphers": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:ALL"},
+                             "redis_session_store_tls_ciphers"),
+    "NULL cipher": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-NULL-SHA"}, "redis_session_store_tls_ciphers"),
+    "low security level": ({"redis_session_store_tls_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=1"},
+                           "redis_session_store_tls_ciphers"),
+    "weak TLS 1.3 suites": ({"redis_session_store_tls_ciphersuites": "TLS_AES_128_GCM_SHA256:DEFAULT"},
+                            "redis_session_store_tls_ciphersuites"),
+    "placeholder admin password": ({"redis_session_store_admin_password": "CHANGE-ME-redis-admin-password"},
+                                   "redis_session_store_admin_password"),
+    "placeholder app password": (_redis_user(password="change-me-please-0123456789"),
+                                 "redis_session_store_app_users[0] (app).password"),
+    # HA group (the validation host's group holds one host only).
+    "HA group of one host": ({**GOOD_HA}, "redis_session_store_ha needs the group redis_session_store_ha_group"),
+    "HA without replication password": ({**GOOD_HA, "redis_session_store_replication_password": ""},
+                                        "redis_session_store_replication_password"),
+    "HA placeholder Sentinel password": ({**GOOD_HA,
+                                          "redis_session_store_sentinel_password": "CHANGE-ME-sentinel-0123"},
+                                         "redis_session_store_sentinel_password"),
+    "HA short check password": ({**GOOD_HA, "redis_session_store_check_password": "short"},
+                                "redis_session_store_check_password"),
+    "HA replication password equal to the admin's": ({**GOOD_HA, "redis_session_store_replication_password": "A" * 24},
+                                                     "redis_session_store_replication_password"),
+    "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
+    "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
+                                              "session_pki_renew_days"),
+}
+CASES = [(ROLE, name, *case) for name, case in REDIS_CASES.items()]
+
+
+@pytest.mark.parametrize(("role", "case", "override", "variable"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: dict[str, Any],
+                               variable: str) -> None:
+    assert_refused_early(tmp_path, role, GOOD_REDIS, case, override, variable)
+
+
+@pytest.mark.parametrize("role", [ROLE])
+def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
+    """Control: valid input gets past validation and fails only later."""
+    assert_passes_validation(tmp_path, role, GOOD_REDIS)
