@@ -17,6 +17,7 @@ DISTROS := bookworm trixie
 # ones on Debian 12 and 13.
 HA_SCENARIOS := redis-ha postgresql-ha
 SCENARIOS ?= redis postgresql app $(HA_SCENARIOS)
+MOLECULE_LANES ?= 2
 # The rest of the HA matrix (`make test-matrix`): scenario, distro, Redis engine.
 MATRIX_RUNS := "redis-ha bookworm redis" "redis-ha trixie redis" "postgresql-ha bookworm -"
 PY_SOURCES := scripts tests/unit $(wildcard bench) plugins roles/session_verify/files
@@ -65,12 +66,12 @@ collection-test: venv collections ## Build the collection tarball, install it in
 	$(BIN)/python scripts/collection_test.py
 
 .PHONY: molecule
-molecule: setup ## Every molecule scenario (SCENARIOS="redis ...")
-	for s in $(SCENARIOS); do \
-	  start=$$(date +%s); \
-	  $(BIN)/molecule test -s $$s; \
-	  echo ">> molecule scenario $$s passed in $$(( $$(date +%s) - start )) s"; \
-	done
+# Two lanes share the 2 CPUs (scripts/molecule_lanes.py: longest scenarios in
+# different lanes; each scenario's log in .molecule-logs/, the failures
+# summarised at the end). MOLECULE_LANES=1 runs them one after the other.
+molecule: setup ## Every molecule scenario (SCENARIOS="redis ...", MOLECULE_LANES=2)
+	$(BIN)/python scripts/molecule_lanes.py --lanes $(MOLECULE_LANES) --log-dir .molecule-logs \
+	  --molecule $(BIN)/molecule $(SCENARIOS)
 
 .PHONY: test
 test: setup lint unit collection-test molecule ## THE test command: what CI runs
