@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET_LISTS = (
     "_redis_session_proxy_stores",
     "_php_session_app_resolved",
+    "_php_session_app_connections",
     "redis_session_store_client",
     "postgresql_session_store_client",
     "redis_session_store_app_users",
