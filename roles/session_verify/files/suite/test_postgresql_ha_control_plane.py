@@ -3,11 +3,8 @@
 Both closed to anonymous and plaintext clients (etcd's peer port too); the
 REST API's unsafe methods need its password.
 
-The single-node test_postgresql_* files already run every hardening
-test on every member; these files add what only a cluster has. Refusals that
-depend on the client's address are tried from another member, an address the
-cluster does admit: the only thing missing is then the password, the TLS or
-the certificate.
+What these files add to the single-node ones, and where their refusals are
+tried from: see test_postgresql_ha_replication.py.
 """
 
 from __future__ import annotations

@@ -6,11 +6,8 @@ acknowledged session is lost, writes come back within 30 s and the old
 primary rejoins as a standby. Only this test may live here: the side_effect
 selects it with -k failover, which matches the file's name.
 
-The single-node test_postgresql_* files already run every hardening
-test on every member; these files add what only a cluster has. Refusals that
-depend on the client's address are tried from another member, an address the
-cluster does admit: the only thing missing is then the password, the TLS or
-the certificate.
+What these files add to the single-node ones, and where their refusals are
+tried from: see test_postgresql_ha_replication.py.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@ the rendered config) gets its backend terminated: the next write succeeds
 over a new connection, and a reconnect that fails as well gives up after
 that one retry.
 
-The single-node test_postgresql_* files already run every hardening
-test on every member; these files add what only a cluster has. Refusals that
-depend on the client's address are tried from another member, an address the
-cluster does admit: the only thing missing is then the password, the TLS or
-the certificate.
+What these files add to the single-node ones, and where their refusals are
+tried from: see test_postgresql_ha_replication.py.
 """
 
 from __future__ import annotations
