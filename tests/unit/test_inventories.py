@@ -24,10 +24,11 @@ PLAYBOOKS = sorted(p.name for p in (ROOT / "playbooks").glob("*.yml"))
 GROUPS = {"redis_session_stores", "postgresql_session_stores", "session_apps"}
 
 
-def ansible(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def ansible(tool: str, *args: str, env: dict[str, str] | None = None,
+            timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
     return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=180, check=False)
+                          timeout=timeout, check=False)
 
 
 @functools.cache
@@ -75,19 +76,26 @@ STAND_INS = {
 }
 
 
-def validate(tmp_path: Path, name: str, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """playbooks/validate.yml on an example inventory, every host reached locally.
-
-    Validation changes nothing; it gathers facts (local ones here) and asks
-    the PostgreSQL members whether they are the primary (no server here:
-    the answer is "unknown", as on a new host; sudo is a stand-in).
-    """
+def run_locally(tmp_path: Path, name: str, playbook: str, extra: dict[str, Any], *args: str,
+                env: dict[str, str] | None = None, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    """A playbook that changes no host on an example inventory, every host reached locally
+    (sudo is a stand-in)."""
     extra_vars = tmp_path / f"{name}.json"
     extra_vars.write_text(json.dumps({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                                       "ansible_become_exe": str(Path(__file__).parent / "validation" / "no-sudo"),
                                       **extra}))
     return ansible("ansible-playbook", "-i", f"inventories/{name}", *INVENTORIES[name],
-                   "-e", f"@{extra_vars}", *args, "playbooks/validate.yml")
+                   "-e", f"@{extra_vars}", *args, playbook, env=env, timeout=timeout)
+
+
+def validate(tmp_path: Path, name: str, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """playbooks/validate.yml on an example inventory, every host reached locally.
+
+    Validation changes nothing; it gathers facts (local ones here) and asks
+    the PostgreSQL members whether they are the primary (no server here:
+    the answer is "unknown", as on a new host).
+    """
+    return run_locally(tmp_path, name, "playbooks/validate.yml", extra, *args)
 
 
 @pytest.mark.parametrize("name", ["production", "staging"])

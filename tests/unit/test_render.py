@@ -5,26 +5,23 @@ inventory (every host reached locally, the stand-in secrets of
 test_inventories) and renders every template of every role for every host,
 on Debian 12 and 13 where the roles' variables differ. A template that does
 not render (undefined variable, filter error) fails the playbook; what it
-renders must pass the cheap checks of render_checks.py, the ones that catch a file the
-server would refuse (field counts, directives without a value, unbalanced
+renders must pass the cheap checks of render_checks.py, the ones that catch
+a file the server would refuse (field counts, directives without a value, unbalanced
 braces, YAML Patroni cannot read, settings PostgreSQL does not know).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from render_checks import CHECKS, problems_of
-from test_inventories import BIN, INVENTORIES, STAND_INS
+from test_inventories import STAND_INS, run_locally
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = Path(__file__).parent / "validation" / "render.yml"
-NO_SUDO = Path(__file__).parent / "validation" / "no-sudo"
 RELEASES = ("12", "13")
 
 # What each kind of host renders (the template's name without .j2).
@@ -72,19 +69,11 @@ Rendered = dict[str, dict[str, str]]
 def render(tmp_path: Path, name: str) -> Rendered:
     """render.yml on an example inventory: host -> file -> text."""
     out = tmp_path / "rendered.json"
-    extra_vars = tmp_path / "vars.json"
-    extra_vars.write_text(json.dumps({
-        "ansible_connection": "local", "ansible_python_interpreter": str(BIN / "python"),
-        "ansible_become_exe": str(NO_SUDO), "render_file": str(out),
-        # Stand-in secrets only: show a failed rendering's error.
-        "render_no_log": False, **STAND_INS,
-    }))
-    # Failures only, no ok/skipped lines.
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_DISPLAY_OK_HOSTS": "false", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
-    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", f"inventories/{name}", *INVENTORIES[name],
-                             "-e", f"@{extra_vars}", str(RENDER)],
-                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    # Stand-in secrets only: show a failed rendering's error. Failures only,
+    # no ok/skipped lines.
+    result = run_locally(tmp_path, name, str(RENDER), {"render_file": str(out), "render_no_log": False, **STAND_INS},
+                         env={"ANSIBLE_DISPLAY_OK_HOSTS": "false", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"},
+                         timeout=300)
     first_error = re.search(r"^(\[ERROR\]|fatal:|failed:)", result.stdout, re.M)
     assert result.returncode == 0, result.stdout[first_error.start() if first_error else -6000:][:6000] + result.stderr
     data: Rendered = json.loads(out.read_text())
