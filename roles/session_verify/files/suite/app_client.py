@@ -16,16 +16,11 @@ import psycopg
 import pytest
 import redis
 import requests
-from conftest import CONTEXT, host_for, no_retry
+from conftest import CONTEXT, app_id, host_for, no_retry
 from requests.adapters import HTTPAdapter
 
 App = dict[str, Any]
 Store = dict[str, Any]
-
-
-def app_id(entry: App) -> str:
-    """host:app, the apps' test id."""
-    return f"{entry['name']}:{entry['app']}"
 
 
 def store_of(app: App) -> Store:

@@ -96,7 +96,8 @@ def _ids(entries: list[dict[str, Any]]) -> list[str]:
     return [str(e["name"]) for e in entries]
 
 
-def _app_id(entry: dict[str, Any]) -> str:
+def app_id(entry: dict[str, Any]) -> str:
+    """host:app, the apps' test id."""
     return f"{entry['name']}:{entry['app']}"
 
 
@@ -113,6 +114,7 @@ REDIS_HA_GROUPS = _redis_ha_groups()
 REDIS_HA_NODES = [store for members in REDIS_HA_GROUPS.values() for store in members]
 PG_HA_STORES: list[Any] = [s for s in CONTEXT.get("postgresql", []) if s.get("ha")]
 _NO_REDIS_HA = "no Redis HA group in the inventory (redis_session_store_ha)"
+PHALCON_APPS = [e for e in CONTEXT.get("apps", []) if e.get("phalcon", "pecl") != "none"]
 
 # A test that takes one of these fixtures runs once per value (module scope), named by its id;
 # without values it is skipped with the reason.
@@ -121,7 +123,10 @@ PARAMETERS: dict[str, tuple[list[Any], list[str], str]] = {
     "pg_store": (CONTEXT.get("postgresql", []), _ids(CONTEXT.get("postgresql", [])),
                  "no postgresql hosts in the inventory"),
     # The test_app_* files: several apps per host, named host:app.
-    "php_app": (CONTEXT.get("apps", []), [_app_id(e) for e in CONTEXT.get("apps", [])], "no apps"),
+    "php_app": (CONTEXT.get("apps", []), [app_id(e) for e in CONTEXT.get("apps", [])], "no apps"),
+    # test_phalcon.py: the apps of hosts where the role installs Phalcon (its default, pecl, when the
+    # view does not say).
+    "phalcon_app": (PHALCON_APPS, [app_id(e) for e in PHALCON_APPS], "no app host with Phalcon"),
     # The test_redis_ha_* files: every node of every HA group; each group.
     "ha_node": (REDIS_HA_NODES, _ids(REDIS_HA_NODES), _NO_REDIS_HA),
     "ha_group": (list(REDIS_HA_GROUPS.values()), list(REDIS_HA_GROUPS), _NO_REDIS_HA),
@@ -129,7 +134,7 @@ PARAMETERS: dict[str, tuple[list[Any], list[str], str]] = {
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run store, app and HA tests once per store, app, node or group of the inventory (skip when none)."""
+    """Run store, app, Phalcon and HA tests once per store, app, node or group of the inventory (skip when none)."""
     for fixture, (values, ids, reason) in PARAMETERS.items():
         if fixture in metafunc.fixturenames:
             if values:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from app_client import App, app_id, request, session_cookie
+from app_client import App, request, session_cookie
+from conftest import app_id
 from tlsprobe import client_context, handshake
 
 # --- HTTPS -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from app_client import REPORTED, redis_admin, redis_prefix, store_of, stored
-from conftest import CONTEXT, host_for
+from conftest import host_for
 
 App = dict[str, Any]
 
@@ -53,21 +53,6 @@ ADAPTERS = {
     "files": "SessionKit\\PrivateStreamAdapter",  # Phalcon's Stream adapter, files 0600
     "postgresql": "SessionKit\\PdoSessionHandler",
 }
-
-
-def _app_id(entry: App) -> str:
-    return f"{entry['name']}:{entry['app']}"
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One run per app of a host where the role installs Phalcon (its default, pecl, when the view does not say)."""
-    if "phalcon_app" in metafunc.fixturenames:
-        entries = [e for e in CONTEXT.get("apps", []) if e.get("phalcon", "pecl") != "none"]
-        if entries:
-            metafunc.parametrize("phalcon_app", entries, ids=[_app_id(e) for e in entries], scope="module")
-        else:
-            metafunc.parametrize("phalcon_app",
-                                 [pytest.param(None, marks=pytest.mark.skip(reason="no app host with Phalcon"))])
 
 
 def phalcon(app: App, step: str, sid: str = "") -> dict[str, Any]:
