@@ -12,6 +12,7 @@ certificates, the suite) would run under sudo.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,40 @@ def test_inventories_leave_become_to_the_playbooks(name: str) -> None:
     setting = re.compile(r"^\s*ansible_become\s*:", re.M)
     offenders = [str(p.relative_to(ROOT)) for p in files if setting.search(p.read_text())]
     assert offenders == []
+
+
+@functools.cache
+def known_variables() -> frozenset[str]:
+    """Every variable a role defines: defaults, vars, argument specs and the facts its tasks set."""
+    known: set[str] = set()
+    for role in (ROOT / "roles").iterdir():
+        for path in [*role.glob("defaults/*.yml"), *role.glob("vars/*.yml")]:
+            known |= set(yaml.safe_load(path.read_text()) or {})
+        specs = role / "meta" / "argument_specs.yml"
+        if specs.exists():
+            for entry in yaml.safe_load(specs.read_text())["argument_specs"].values():
+                known |= set(entry.get("options") or {})
+        for path in role.glob("tasks/*.yml"):
+            for block in re.findall(r"set_fact:\n((?:    .*\n)+)", path.read_text()):
+                known |= set(re.findall(r"^    (\w+):", block, re.M))
+    return frozenset(known)
+
+
+def unknown_role_variables(text: str, known: frozenset[str]) -> set[str]:
+    roles = sorted((p.name for p in (ROOT / "roles").iterdir() if p.is_dir()), key=len, reverse=True)
+    named = re.findall(rf"\b(?:{'|'.join(roles)})_\w+", text)
+    return set(named) - known
+
+
+@pytest.mark.parametrize("path", PLAYBOOKS, ids=[p.name for p in PLAYBOOKS])
+def test_playbooks_name_only_existing_role_variables(path: Path) -> None:
+    """A misspelt or removed variable under a default() never fails at run time: it silently takes the default
+    (verify.yml tested postgresql_session_store_tls_source, which no role defines)."""
+    assert unknown_role_variables(path.read_text(), known_variables()) == set()
+
+
+def test_an_unknown_role_variable_is_found() -> None:
+    known = known_variables()
+    assert "session_pki_mode" in known and "redis_session_store_client" in known
+    text = "when: (postgresql_session_store_tls_source | default('pki')) == 'pki' and session_pki_mode"
+    assert unknown_role_variables(text, known) == {"postgresql_session_store_tls_source"}
