@@ -12,6 +12,7 @@ specs (tests/unit/test_role_docs.py fails when it does).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ def _cell(value: Any) -> str:
     else:
         text = str(value)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _markup(text: Any) -> str:
+    """ansible-doc markup of one description line as Markdown: C(x) becomes `x`."""
+    return re.sub(r"\bC\(([^()]*)\)", r"`\1`", " ".join(str(text).split()))
 
 
 def _describe(spec: dict[str, Any]) -> str:
@@ -54,6 +60,12 @@ def render(specs: dict[str, Any]) -> str:
         lines.append("")
         if body.get("short_description"):
             lines.append(str(body["short_description"]))
+            lines.append("")
+        description = body.get("description") or []
+        if description:
+            # Entry-point descriptions carry what no option can (the client entry points' facts).
+            items = description if isinstance(description, list) else [description]
+            lines.extend(f"- {_markup(item)}" for item in items)
             lines.append("")
         options = body.get("options") or {}
         if entry != "main" and options and options == main_options:

@@ -172,6 +172,10 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "role absolute below idle": ({"postgresql_session_store_absolute_timeout": 60},
                                  "postgresql_session_store_absolute_timeout"),
     "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
+    # Bring your own certificate (session_pki's interface, shared by every role): the files must exist.
+    "missing provided certificate": ({"session_pki_mode": "provided", "session_pki_provided_ca_cert": __file__,
+                                      "session_pki_provided_cert": "/nonexistent/cert.pem",
+                                      "session_pki_provided_key": __file__}, "session_pki_provided_cert must name"),
 }
 CASES = [(ROLE, name, *case) for name, case in PG_CASES.items()]
 

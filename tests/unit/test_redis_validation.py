@@ -25,6 +25,12 @@ GOOD_HA: dict[str, Any] = {
 }
 
 
+# Bring your own certificate with files that exist on the control node.
+EXISTING = Path(__file__).resolve()
+PROVIDED: dict[str, Any] = {"session_pki_mode": "provided", "session_pki_provided_ca_cert": str(EXISTING),
+                            "session_pki_provided_cert": str(EXISTING), "session_pki_provided_key": str(EXISTING)}
+
+
 def _redis_user(**override: Any) -> dict[str, Any]:
     """GOOD_REDIS with its one app user changed."""
     return {"redis_session_store_app_users": [{**GOOD_REDIS["redis_session_store_app_users"][0], **override}]}
@@ -42,9 +48,17 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                                                 "key_prefix": "*"}]},
                            "redis_session_store_app_users"),
     "port out of range": ({"redis_session_store_tls_port": 70000}, "redis_session_store_tls_port"),
-    "missing cert path": ({"redis_session_store_tls_source": "provided",
-                           "redis_session_store_tls_cert_src": "/nonexistent/cert.pem"},
-                          "redis_session_store_tls_cert_src"),
+    # Bring your own certificate: session_pki's interface, as for every role.
+    "missing provided certificate": ({**PROVIDED, "session_pki_provided_cert": "/nonexistent/cert.pem"},
+                                     "session_pki_provided_cert must name"),
+    "provided key not set": ({**PROVIDED, "session_pki_provided_key": ""}, "session_pki_provided_key must name"),
+    # Redis's own interface is gone: refused, naming its replacement.
+    **{f"removed variable {old}={value!r}": ({old: value}, f"{old} was removed: use {new}")
+       for old, value, new in (("redis_session_store_tls_source", "provided", "session_pki_mode"),
+                               ("redis_session_store_tls_source", "pki", "session_pki_mode"),
+                               ("redis_session_store_tls_ca_cert_src", str(EXISTING), "session_pki_provided_ca_cert"),
+                               ("redis_session_store_tls_cert_src", str(EXISTING), "session_pki_provided_cert"),
+                               ("redis_session_store_tls_key_src", "", "session_pki_provided_key"))},
     "evicting keys without TTL": ({"redis_session_store_maxmemory_policy": "allkeys-lru"},
                                   "redis_session_store_maxmemory_policy"),
     # A tab splits the ACL rule: "~app:<TAB>~*" would grant every key.
@@ -122,3 +136,8 @@ def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: d
 def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
     """Control: valid input gets past validation and fails only later."""
     assert_passes_validation(tmp_path, role, GOOD_REDIS)
+
+
+def test_provided_certificates_pass_validation(tmp_path: Path) -> None:
+    """Control: session_pki's bring-your-own interface with existing files gets past validation."""
+    assert_passes_validation(tmp_path, ROLE, {**GOOD_REDIS, **PROVIDED})

@@ -48,3 +48,11 @@ def test_update_replaces_only_the_generated_block() -> None:
     readme = f"# r\n\nprose\n\n{role_docs.BEGIN}\nold\n{role_docs.END}\n\nmore prose\n"
     out = role_docs.update(readme, f"{role_docs.BEGIN}\nnew\n{role_docs.END}")
     assert out == f"# r\n\nprose\n\n{role_docs.BEGIN}\nnew\n{role_docs.END}\n\nmore prose\n"
+
+
+def test_render_lists_entry_point_descriptions() -> None:
+    """An entry point's description is rendered (the client entry points document their facts there)."""
+    block = role_docs.render({"argument_specs": {"main": {"options": {}}, "client": {
+        "short_description": "Publish x_client.", "description": ["The fact x_client.", "C(host) - the  address."],
+        "options": {}}}})
+    assert "Publish x_client.\n\n- The fact x_client.\n- `host` - the address.\n" in block
