@@ -23,9 +23,11 @@ Exits non-zero on the first failure, naming the step.
 ``--install-only DIR``: the tarball of this checkout installed into the
 collections directory DIR (``DIR/ansible_collections/hardened/sessions``),
 replaced only when it differs from a fresh build (the redis molecule scenario
-runs from it: its ``dependency`` step). ``--check-installed DIR``: exit
-non-zero, naming the difference, when DIR holds anything else than what a build
-of the checkout installs (a stale copy is never tested silently). A build takes
+runs from it: its ``dependency`` step). ``--check-installed DIR
+[--collections-path PATHS]``: exit non-zero, naming the difference, unless
+hardened.sessions resolves to DIR only on that collections path (default:
+ANSIBLE_COLLECTIONS_PATH) and DIR holds what a build of the checkout installs
+(neither the checkout nor a stale copy is ever tested silently). A build takes
 about a second.
 """
 
@@ -211,15 +213,22 @@ def install_only(collections: Path, fqcn: str, steps: Steps, scratch: Path) -> N
         raise SystemExit(f"collection-test: the fresh install differs from the tarball: {left[:5]}")
 
 
-def check_installed(collections: Path, fqcn: str, steps: Steps, scratch: Path) -> None:
-    """Fail, naming the difference, unless ``collections`` holds what a build of the checkout installs."""
+def check_installed(collections: Path, fqcn: str, steps: Steps, scratch: Path, search_path: str) -> None:
+    """Fail, naming the difference, unless ``fqcn`` resolves on ``search_path`` (a collections
+    path, ``:``-separated) to ``collections`` only, and that copy is what a build of the checkout installs."""
+    listed = steps.run(f"the copies of {fqcn} on {search_path}", str(BIN / "ansible-galaxy"), "collection", "list",
+                       fqcn, "--format=json", extra_env={"ANSIBLE_COLLECTIONS_PATH": search_path})
+    copies = [str(Path(path).resolve()) for path in json.loads(listed or "{}")]
+    if copies != [str(collections / "ansible_collections")]:
+        raise SystemExit(f"collection-test: {fqcn} must resolve to the installed copy in {collections} only,"
+                         f" found {copies or 'none'} on the collections path {search_path}")
     tarball = build(steps, scratch / "dist")
     reasons = stale_reasons(installed_path(collections, fqcn), tarball)
     if reasons:
         raise SystemExit(f"collection-test: the installed {fqcn} is stale: {'; '.join(reasons[:5])} - reinstall it:"
                          f" scripts/collection_test.py --install-only {collections}"
                          " (the redis scenario's dependency step, run by molecule test/converge)")
-    print(f">> {installed_path(collections, fqcn)}: the tarball of {ROOT} as built now")
+    print(f">> {fqcn}: only {installed_path(collections, fqcn)}, the tarball of {ROOT} as built now")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--install-only", type=Path, metavar="DIR",
                       help="install the tarball into the collections directory DIR (when stale) and stop")
     mode.add_argument("--check-installed", type=Path, metavar="DIR",
-                      help="fail unless DIR holds the collection as a build of this checkout installs it")
+                      help="fail unless the collection resolves to DIR only (on --collections-path) and DIR holds"
+                           " it as a build of this checkout installs it")
+    parser.add_argument("--collections-path", metavar="PATHS",
+                        help="with --check-installed: the caller's collections path"
+                             " (default: ANSIBLE_COLLECTIONS_PATH)")
     args = parser.parse_args(argv)
 
     fqcn = collection_name()
@@ -244,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             install_only(args.install_only.resolve(), fqcn, steps, scratch)
             return 0
         if args.check_installed:
-            check_installed(args.check_installed.resolve(), fqcn, steps, scratch)
+            search_path = args.collections_path or os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+            if not search_path:
+                parser.error("--check-installed needs --collections-path or ANSIBLE_COLLECTIONS_PATH")
+            check_installed(args.check_installed.resolve(), fqcn, steps, scratch, search_path)
             return 0
         tarball = build(steps, scratch / "dist")
         missing = missing_from(tarball, required_files())
