@@ -19,11 +19,22 @@
    its vault) reached over the local connection.
 
 Exits non-zero on the first failure, naming the step.
+
+``--install-only DIR``: the tarball of this checkout installed into the
+collections directory DIR (``DIR/ansible_collections/hardened/sessions``),
+replaced only when it differs from a fresh build (the redis molecule scenario
+runs from it: its ``dependency`` step). ``--check-installed DIR
+[--collections-path PATHS]``: exit non-zero, naming the difference, unless
+hardened.sessions resolves to DIR only on that collections path (default:
+ANSIBLE_COLLECTIONS_PATH) and DIR holds what a build of the checkout installs
+(neither the checkout nor a stale copy is ever tested silently). A build takes
+about a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -94,11 +105,13 @@ def fqcn_play(fqcn: str, role_names: list[str]) -> list[dict[str, object]]:
                        for role in role_names]}]
 
 
-def write_project(project: Path, fqcn: str) -> dict[str, str]:
-    """Scratch project: ansible.cfg, a playbook, the inventory. Returns the environment to run in."""
+def write_project(project: Path, fqcn: str, collections: Path | None = None) -> dict[str, str]:
+    """Scratch project: ansible.cfg, a playbook, the inventory. Returns the environment to run in.
+
+    ``collections``: where the kit is installed (default: the project's own collections/)."""
     (project / "ansible.cfg").write_text(
         "[defaults]\n"
-        f"collections_path = {project / 'collections'}:{ROOT / 'collections'}\n"
+        f"collections_path = {collections or project / 'collections'}:{ROOT / 'collections'}\n"
         "collections_scan_sys_path = false\n"
         "roles_path = /nonexistent\n"
         "retry_files_enabled = false\n"
@@ -145,9 +158,91 @@ class Steps:
         return result.stdout
 
 
+def build(steps: Steps, dist: Path) -> Path:
+    """``ansible-galaxy collection build`` of this checkout into ``dist``: the tarball."""
+    steps.run("build", str(BIN / "ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(dist))
+    return next(dist.glob("*.tar.gz"))
+
+
+def installed_path(collections: Path, fqcn: str) -> Path:
+    """Where ``ansible-galaxy collection install -p COLLECTIONS`` puts the collection."""
+    return collections / "ansible_collections" / fqcn.replace(".", "/")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stale_reasons(installed: Path, tarball: Path) -> list[str]:
+    """Why ``installed`` is not what installing ``tarball`` gives ([] when it is).
+
+    MANIFEST.json (deterministic: the metadata and the checksum of FILES.json,
+    which lists every file with its checksum) must be the tarball's, and every
+    listed file must still carry its checksum (no edit in the installed copy)."""
+    if not (installed / "MANIFEST.json").is_file():
+        return [f"{installed} holds no installed collection (no MANIFEST.json)"]
+    with tarfile.open(tarball) as tar:
+        member = tar.extractfile("MANIFEST.json")
+        built = member.read() if member else b""
+    if (installed / "MANIFEST.json").read_bytes() != built:
+        return [f"{installed} was installed from another tree: its MANIFEST.json differs from a build of {ROOT}"]
+    manifest = json.loads(built)["file_manifest_file"]
+    files = installed / manifest["name"]
+    if not files.is_file() or _sha256(files) != manifest["chksum_sha256"]:
+        return [f"{files}: missing or edited"]
+    entries = json.loads(files.read_text())["files"]
+    return [f"{installed / e['name']}: missing or edited" for e in entries if e["ftype"] == "file"
+            and (not (installed / e["name"]).is_file() or _sha256(installed / e["name"]) != e["chksum_sha256"])]
+
+
+def install_only(collections: Path, fqcn: str, steps: Steps, scratch: Path) -> None:
+    """The checkout's tarball installed in ``collections``, replaced only when stale."""
+    tarball = build(steps, scratch / "dist")
+    installed = installed_path(collections, fqcn)
+    reasons = stale_reasons(installed, tarball)
+    if not reasons:
+        print(f">> {installed}: up to date with {tarball.name} of {ROOT}")
+        return
+    print(f">> (re)installing: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""))
+    # Nothing else lives there: an interrupted install leaves a copy the next check calls stale.
+    subprocess.run(["rm", "-rf", str(collections)], check=True)
+    steps.run(f"install into {collections}", str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps",
+              "--offline", "-p", str(collections), str(tarball))
+    left = stale_reasons(installed, tarball)
+    if left:
+        raise SystemExit(f"collection-test: the fresh install differs from the tarball: {left[:5]}")
+
+
+def check_installed(collections: Path, fqcn: str, steps: Steps, scratch: Path, search_path: str) -> None:
+    """Fail, naming the difference, unless ``fqcn`` resolves on ``search_path`` (a collections
+    path, ``:``-separated) to ``collections`` only, and that copy is what a build of the checkout installs."""
+    listed = steps.run(f"the copies of {fqcn} on {search_path}", str(BIN / "ansible-galaxy"), "collection", "list",
+                       fqcn, "--format=json", extra_env={"ANSIBLE_COLLECTIONS_PATH": search_path})
+    copies = [str(Path(path).resolve()) for path in json.loads(listed or "{}")]
+    if copies != [str(collections / "ansible_collections")]:
+        raise SystemExit(f"collection-test: {fqcn} must resolve to the installed copy in {collections} only,"
+                         f" found {copies or 'none'} on the collections path {search_path}")
+    tarball = build(steps, scratch / "dist")
+    reasons = stale_reasons(installed_path(collections, fqcn), tarball)
+    if reasons:
+        raise SystemExit(f"collection-test: the installed {fqcn} is stale: {'; '.join(reasons[:5])} - reinstall it:"
+                         f" scripts/collection_test.py --install-only {collections}"
+                         " (the redis scenario's dependency step, run by molecule test/converge)")
+    print(f">> {fqcn}: only {installed_path(collections, fqcn)}, the tarball of {ROOT} as built now")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (printed)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--install-only", type=Path, metavar="DIR",
+                      help="install the tarball into the collections directory DIR (when stale) and stop")
+    mode.add_argument("--check-installed", type=Path, metavar="DIR",
+                      help="fail unless the collection resolves to DIR only (on --collections-path) and DIR holds"
+                           " it as a build of this checkout installs it")
+    parser.add_argument("--collections-path", metavar="PATHS",
+                        help="with --check-installed: the caller's collections path"
+                             " (default: ANSIBLE_COLLECTIONS_PATH)")
     args = parser.parse_args(argv)
 
     fqcn = collection_name()
@@ -155,11 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = scratch / "project"
         project.mkdir()
-        env = write_project(project, fqcn)
+        target = args.install_only or args.check_installed
+        env = write_project(project, fqcn, target and target.resolve())
         steps = Steps(env, project)
-        steps.run("build", str(BIN / "ansible-galaxy"), "collection", "build", str(ROOT),
-                  "--output-path", str(scratch / "dist"))
-        tarball = next((scratch / "dist").glob("*.tar.gz"))
+        if args.install_only:
+            install_only(args.install_only.resolve(), fqcn, steps, scratch)
+            return 0
+        if args.check_installed:
+            search_path = args.collections_path or os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+            if not search_path:
+                parser.error("--check-installed needs --collections-path or ANSIBLE_COLLECTIONS_PATH")
+            check_installed(args.check_installed.resolve(), fqcn, steps, scratch, search_path)
+            return 0
+        tarball = build(steps, scratch / "dist")
         missing = missing_from(tarball, required_files())
         if missing:
             raise SystemExit(f"collection-test: the tarball lacks {len(missing)} file(s): {missing[:20]}")
