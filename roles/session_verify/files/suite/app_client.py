@@ -16,19 +16,41 @@ import psycopg
 import pytest
 import redis
 import requests
-from conftest import CONTEXT, app_id, host_for, no_retry
+from conftest import CONTEXT, app_id, host_for, no_retry, suite_client_cert
+from pg_client import writer_of
+from redis_ha_client import settled
 from requests.adapters import HTTPAdapter
 
 App = dict[str, Any]
 Store = dict[str, Any]
 
 
-def store_of(app: App) -> Store:
+def named_store(app: App) -> Store:
+    """The context entry of the host the client view names (``store_host``: a member, not necessarily the primary)."""
     key = {"redis": "redis", "postgresql": "postgresql"}[app["store"]]
     for store in CONTEXT.get(key, []):
         if store["name"] == app["store_host"]:
             return dict(store)
     raise AssertionError(f"store {app['store_host']} of {app_id(app)} is not in the verification context")
+
+
+def store_of(app: App) -> Store:
+    """The app's store as its sessions see it: the single node, or in an HA store the member that takes writes NOW.
+
+    Found at run time, never "the first host of the group": Redis/Valkey by
+    asking every Sentinel (they must agree, and the node must say ROLE
+    master), PostgreSQL with libpq target_session_attrs=read-write over every
+    member, as the app's own DSN does. A check on a standby finds no app
+    connection and no fresh write, or passes without checking anything.
+    """
+    store = named_store(app)
+    if not store.get("ha"):
+        return store
+    if app["store"] == "redis":
+        group = [dict(s) for s in CONTEXT.get("redis", [])
+                 if s.get("ha") and s.get("ha_group") == store.get("ha_group")]
+        return settled(group, suite_client_cert())
+    return writer_of(store)
 
 
 PROBE_KEY = "_kit_probe"

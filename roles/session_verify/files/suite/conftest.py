@@ -181,12 +181,17 @@ def host_for(name: str) -> Any:
     return testinfra.get_host(spec)
 
 
-@pytest.fixture(scope="session")
-def client_cert() -> tuple[str, str] | None:
+def suite_client_cert() -> tuple[str, str] | None:
+    """The suite's mTLS client certificate and key (None: the context has none)."""
     cert = CONTEXT.get("client_cert") or {}
     if cert.get("cert") and Path(cert["cert"]).exists():
         return str(cert["cert"]), str(cert["key"])
     return None
+
+
+@pytest.fixture(scope="session")
+def client_cert() -> tuple[str, str] | None:
+    return suite_client_cert()
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,29 @@ def primary_of(store: Store, timeout: float = 60) -> Store:
         time.sleep(1)
 
 
+def writer_of(store: Store, timeout: float = 60) -> Store:
+    """The member that takes writes now, found as a client finds it (the store itself for a single node).
+
+    libpq with every member's published address and
+    target_session_attrs=read-write: the member it lands on is the primary,
+    whichever its place in the inventory.
+    """
+    if not is_ha(store):
+        return store
+    members = members_of(store)
+    hosts = ",".join(str(m["host"]) for m in members)
+    ports = ",".join(str(m["port"]) for m in members)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(store, host=hosts, port=ports, target_session_attrs="read-write", connect_timeout=5) as conn:
+                landed = (str(conn.info.host), int(conn.info.port))
+            return next(m for m in members if (str(m["host"]), int(m["port"])) == landed)
+        except psycopg.OperationalError as exc:
+            assert time.monotonic() < deadline, f"no member of {[m['name'] for m in members]} takes writes: {exc}"
+            time.sleep(1)
+
+
 def ha_login_roles(store: Store) -> list[str]:
     """Roles an HA cluster adds: replication and rewind (both with a password)."""
     return [store["replication_role"], store["rewind_role"]] if is_ha(store) else []

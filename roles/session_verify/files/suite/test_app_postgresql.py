@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from app_client import named_store
 from conftest import CONTEXT, host_for
 from pg_client import primary_of
 from psycopg import sql
@@ -92,16 +93,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize("pg_app", [pytest.param(None, marks=pytest.mark.skip(reason="no PostgreSQL apps"))])
 
 
-def store_of(app: App) -> dict[str, Any]:
-    for store in CONTEXT.get("postgresql", []):
-        if store["name"] == app["store_host"]:
-            return dict(store)
-    raise AssertionError(f"store {app['store_host']} is not in the verification context")
-
-
 def store_app(app: App) -> dict[str, Any]:
     """The store's entry (role, password, table) this app uses: its store_user, or the store's only app."""
-    entries = store_of(app).get("apps") or []
+    entries = named_store(app).get("apps") or []
     if app["store_user"]:
         # "app": the app's name; "name": the login role it uses now (rotation).
         return dict(next(e for e in entries if e.get("app", e["name"]) == app["store_user"]))
@@ -139,7 +133,7 @@ def test_objects_binary_and_large_data_survive_a_round_trip(pg_app: App) -> None
 def test_stored_row_is_bytea_in_the_apps_own_table(pg_app: App) -> None:
     seed = secrets.token_hex(8)
     sid = php(pg_app, "write", "new", seed)["id"]
-    store, entry = store_of(pg_app), store_app(pg_app)
+    store, entry = named_store(pg_app), store_app(pg_app)
     try:
         with _connect(store, entry) as conn:
             row = conn.execute(sql.SQL("SELECT data, pg_typeof(data)::text FROM {}.{} WHERE session_id = %s")
@@ -194,7 +188,7 @@ def test_app_dsn_reaches_the_primary_through_every_member(pg_app: App) -> None:
     result = host.run("runuser -u %s -- php -r %s %s", pg_app["user"], DSN_PHP, pg_app["config_file"])
     assert result.rc == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    db, store = out["db"], store_of(pg_app)
+    db, store = out["db"], named_store(pg_app)
     assert db["sslmode"] == "verify-full", db
     assert out["app"].get("standby") == "false", out["app"]
     members = out["members"]
@@ -221,7 +215,7 @@ def test_app_dsn_reaches_the_primary_through_every_member(pg_app: App) -> None:
 
 
 def _row(app: App, sid: str) -> tuple[Any, ...] | None:
-    store, entry = store_of(app), store_app(app)
+    store, entry = named_store(app), store_app(app)
     with _connect(store, entry) as conn:
         row = conn.execute(sql.SQL("SELECT created_at, modified_at FROM {}.{} WHERE session_id = %s")
                            .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])), (sid,)).fetchone()
@@ -230,7 +224,7 @@ def _row(app: App, sid: str) -> tuple[Any, ...] | None:
 
 def _age(app: App, sid: str, seconds: int) -> None:
     """Move the row's created_at into the past (modified_at stays: the session is active)."""
-    store, entry = store_of(app), store_app(app)
+    store, entry = named_store(app), store_app(app)
     with _connect(store, entry) as conn:
         conn.execute(sql.SQL("UPDATE {}.{} SET created_at = created_at - %s, modified_at = %s WHERE session_id = %s")
                      .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])),
@@ -276,7 +270,7 @@ def test_regeneration_keeps_created_at(pg_app: App) -> None:
 
 def _connect(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection[Any]:
     """The app's role on the store; for an HA store the member that accepts writes now (multi-host
-    DSN over every member, target_session_attrs=read-write: after a failover it is not store_host)."""
+    DSN over every member, target_session_attrs=read-write: after a failover not the member the client view names)."""
     nodes = list(store.get("nodes") or []) if store.get("ha") else []
     params: dict[str, Any] = {
         "host": ",".join(str(n["client_host"]) for n in nodes) if nodes else store["host"],
@@ -293,7 +287,7 @@ def _connect(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection
 
 
 def _delete(app: App, sid: str) -> None:
-    store, entry = store_of(app), store_app(app)
+    store, entry = named_store(app), store_app(app)
     with _connect(store, entry) as conn:
         conn.execute(sql.SQL("DELETE FROM {}.{} WHERE session_id = %s")
                      .format(sql.Identifier(store["schema"]), sql.Identifier(entry["table"])), (sid,))
