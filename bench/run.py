@@ -348,7 +348,9 @@ def php_bench(results: dict[str, Any], pool_list: list[dict[str, Any]], missing:
             targets[name] = (url, str(app.get("cookie_name", "")))
         else:
             php[name] = {"rps": None, "p50_ms": None, "p99_ms": None, "note": f"not available: {url}"}
-    sampler_targets = {"redis-server (lab-redis, hardened)": ("lab-redis", "redis-server"),
+    # The primary lab/endpoints.json names (an HA lab's first node may be a replica).
+    redis_primary = str((ep.get("redis") or {}).get("container") or "lab-redis")
+    sampler_targets = {f"redis-server ({redis_primary}, hardened)": (redis_primary, "redis-server"),
                        "redis-server (kit-bench-redis, stock)": (PLAIN_REDIS, "redis-server")}
     if ep.get("postgresql"):
         pg_container = ep["postgresql"]["container"]
