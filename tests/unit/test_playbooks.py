@@ -100,8 +100,10 @@ def known_variables() -> frozenset[str]:
             for entry in yaml.safe_load(specs.read_text())["argument_specs"].values():
                 known |= set(entry.get("options") or {})
         for path in role.glob("tasks/*.yml"):
-            for block in re.findall(r"set_fact:\n((?:    .*\n)+)", path.read_text()):
-                known |= set(re.findall(r"^    (\w+):", block, re.M))
+            # A set_fact at any depth (tasks in a block too): its keys, two spaces deeper than the module.
+            for indent, block in re.findall(r"^( *)(?:ansible\.builtin\.)?set_fact:\n((?:\1  .*\n)+)", path.read_text(),
+                                            re.M):
+                known |= set(re.findall(rf"^{indent}  (\w+):", block, re.M))
     return frozenset(known)
 
 
