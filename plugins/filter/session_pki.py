@@ -1,9 +1,25 @@
-"""Filters that build certificate subject alternative names."""
+"""Filters of the session_pki role: SAN lists, and the signing step's check of a host's CSR."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+
+# Extended key usages by the names the role plans them with (vars/main.yml, _session_pki_eku).
+_EKU_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth", ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth"}
+# Key usages by their openssl names (tasks/ownca.yml plans digitalSignature, plus keyEncipherment for RSA).
+_KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+               "key_agreement", "key_cert_sign", "crl_sign")
+_KEY_USAGE_NAMES = {"digital_signature": "digitalSignature", "content_commitment": "nonRepudiation",
+                    "key_encipherment": "keyEncipherment", "data_encipherment": "dataEncipherment",
+                    "key_agreement": "keyAgreement", "key_cert_sign": "keyCertSign", "crl_sign": "cRLSign"}
+# The only extensions a host may ask for; the CA copies a CSR's extensions into the certificate
+# (a basicConstraints CA:TRUE or a nameConstraints would be signed as asked).
+_ALLOWED_EXTENSIONS = {ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.KEY_USAGE,
+                       ExtensionOID.EXTENDED_KEY_USAGE}
 
 
 def _is_ip(value: str) -> bool:
@@ -36,8 +52,73 @@ def san_list(names: Iterable[object], local: bool = False) -> list[str]:
     return [f"DNS:{d}" for d in sorted(dns)] + [f"IP:{i}" for i in sorted(ips)]
 
 
+def _csr_sans(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = []
+    for name in ext:
+        if isinstance(name, x509.DNSName):
+            names.append(f"DNS:{name.value.lower().rstrip('.')}")
+        elif isinstance(name, x509.IPAddress):
+            names.append(f"IP:{name.value}")
+        else:
+            names.append(f"{type(name).__name__}:{name.value}")
+    return sorted(names)
+
+
+def _csr_ekus(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return []
+    return sorted(_EKU_NAMES.get(oid, oid.dotted_string) for oid in ext)
+
+
+def _csr_key_usages(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return []
+    used = [u for u in _KEY_USAGES if getattr(ext, u)]
+    if ext.key_agreement:
+        used += [u for u in ("encipher_only", "decipher_only") if getattr(ext, u)]
+    return sorted(_KEY_USAGE_NAMES.get(u, u) for u in used)
+
+
+def csr_mismatch(csr_pem: str, common_name: str, sans: Iterable[object], eku: Iterable[object],
+                 key_usage: Iterable[object]) -> list[str]:
+    """How a host's CSR differs from what the role planned for it (empty: it asks for exactly that).
+
+    The subject must be the planned common name alone, the SAN list, extended and plain key usages
+    exactly the planned ones, and no other extension may be asked for. A CSR that does not parse
+    or whose signature does not verify is one difference.
+    """
+    try:
+        csr = x509.load_pem_x509_csr(str(csr_pem).encode())
+    except ValueError as exc:
+        return [f"not a PEM CSR ({exc})"]
+    problems: list[str] = []
+    if not csr.is_signature_valid:
+        problems.append("signature does not verify")
+    subject = [(attr.oid, attr.value) for attr in csr.subject]
+    if subject != [(NameOID.COMMON_NAME, str(common_name))]:
+        problems.append(f"subject {csr.subject.rfc4514_string()!r}, planned CN={common_name}")
+    checks = (("SAN", _csr_sans(csr), sorted(san_list(str(s).split(":", 1)[-1] for s in sans))),
+              ("extended key usage", _csr_ekus(csr), sorted(str(e) for e in eku)),
+              ("key usage", _csr_key_usages(csr), sorted(str(k) for k in key_usage)))
+    for label, got, planned in checks:
+        if got != planned:
+            problems.append(f"{label} {', '.join(got) or '(none)'}, planned {', '.join(planned) or '(none)'}")
+    extra = sorted(ext.oid.dotted_string for ext in csr.extensions if ext.oid not in _ALLOWED_EXTENSIONS)
+    if extra:
+        problems.append(f"extensions not planned: {', '.join(extra)}")
+    return problems
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, object]:
-        return {"session_pki_san_list": san_list}
+        return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch}

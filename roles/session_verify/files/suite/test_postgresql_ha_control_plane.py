@@ -1,7 +1,9 @@
 """PostgreSQL HA session stores (Patroni + etcd): etcd and the Patroni REST API.
 
 Both closed to anonymous and plaintext clients (etcd's peer port too); the
-REST API's unsafe methods need its password.
+REST API's unsafe methods need its password. Both belong to the DCS trust
+domain (session_pki_trust_domain dcs): a certificate of the kit's app-facing
+CA (an app host's client certificate) is refused at the handshake.
 
 What these files add to the single-node ones, and where their refusals are
 tried from: see test_postgresql_ha_replication.py.
@@ -13,6 +15,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 from conftest import host_for
 from pg_client import NEEDS_CLUSTER, Store
 
@@ -66,7 +69,8 @@ def http_from(host: Any, url: str, method: str = "GET", *, ca: str = "", cert: s
 
 
 def _certs(store: Store) -> dict[str, str]:
-    return {"ca": store["ca_cert"], "cert": store["patroni_cert"], "key": store["patroni_key"]}
+    """A member's own DCS-domain certificate, verifying the server against the DCS CA."""
+    return {"ca": store["dcs_ca_cert"], "cert": store["patroni_cert"], "key": store["patroni_key"]}
 
 
 def test_etcd_refuses_anonymous_and_plaintext_clients(cluster: list[Store]) -> None:
@@ -75,18 +79,18 @@ def test_etcd_refuses_anonymous_and_plaintext_clients(cluster: list[Store]) -> N
     base = f"{target['ha_address']}:{target['etcd_port']}"
     code, body = http_from(host, f"https://{base}/health", **_certs(client))
     assert code == 200 and '"health":"true"' in body.replace(" ", ""), body
-    code, body = http_from(host, f"https://{base}/health", ca=client["ca_cert"])
+    code, body = http_from(host, f"https://{base}/health", ca=client["dcs_ca_cert"])
     assert code == 0, f"etcd answered a client without a certificate: {code} {body}"
     code, body = http_from(host, f"http://{base}/health")
     assert code != 200 and '"health"' not in body, f"etcd answered plaintext HTTP: {body}"
-    code, body = http_from(host, f"https://{base}/v3/kv/range", "POST", ca=client["ca_cert"],
+    code, body = http_from(host, f"https://{base}/v3/kv/range", "POST", ca=client["dcs_ca_cert"],
                            data='{"key":"AA==","range_end":"AA=="}')
     assert code == 0, f"etcd served keys to an anonymous client: {code} {body}"
     # The peer port: TLS with a peer certificate only.
     peer = f"{target['ha_address']}:2380"
     code, body = http_from(host, f"http://{peer}/members")
     assert code != 200 and "peerURLs" not in body, f"etcd's peer port answered plaintext HTTP: {body}"
-    code, body = http_from(host, f"https://{peer}/members", ca=client["ca_cert"])
+    code, body = http_from(host, f"https://{peer}/members", ca=client["dcs_ca_cert"])
     assert code == 0, f"etcd's peer port answered a client without a certificate: {code} {body}"
 
 
@@ -96,7 +100,7 @@ def test_patroni_api_refuses_anonymous_plaintext_and_passwordless_clients(cluste
     base = f"{target['ha_address']}:{target['patroni_api_port']}"
     code, body = http_from(host, f"https://{base}/patroni", **_certs(client))
     assert code in (200, 503) and '"state"' in body, body
-    code, body = http_from(host, f"https://{base}/patroni", ca=client["ca_cert"])
+    code, body = http_from(host, f"https://{base}/patroni", ca=client["dcs_ca_cert"])
     assert code == 0, f"the REST API answered a client without a certificate: {code} {body}"
     code, body = http_from(host, f"http://{base}/patroni")
     assert code != 200 and '"state"' not in body, f"the REST API answered plaintext HTTP: {body}"
@@ -113,3 +117,84 @@ def test_patroni_api_refuses_anonymous_plaintext_and_passwordless_clients(cluste
                            password=target["patroni_api_password"], **_certs(client))
     assert code == 200, f"PATCH /config with the password: {code} {body}"
 
+
+
+# --- trust domains: a certificate of the kit's app-facing CA owns nothing here -----------
+
+KV_RANGE_ALL = '{"key":"AA==","range_end":"AA=="}'
+
+
+def _app_client_cert(context: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """An app host of the cluster and its client certificate towards the store (the kit's CA,
+    clientAuth: what a compromised app host holds), with the host's kit CA file."""
+    apps = [a for a in context.get("apps", []) if a.get("store") == "postgresql"]
+    if not apps:
+        pytest.skip("no app host uses the PostgreSQL HA store")
+    host = host_for(apps[0]["name"])
+    tls = "/etc/session-kit/tls"
+    name = f"{apps[0]['app']}-client"
+    assert host.file(f"{tls}/{name}.crt").exists, f"{apps[0]['name']} has no client certificate {tls}/{name}.crt"
+    return host, {"ca": f"{tls}/ca.crt", "cert": f"{tls}/{name}.crt", "key": f"{tls}/{name}.key"}
+
+
+def test_an_app_hosts_certificate_is_refused_by_etcd(cluster: list[Store], context: dict[str, Any]) -> None:
+    """Issue 22 item 1: the app's client certificate of the kit read Patroni's keys (200)."""
+    host, foreign = _app_client_cert(context)
+    target = cluster[0]
+    base = f"{target['ha_address']}:{target['etcd_port']}"
+    # The positive side: a member's own DCS certificate reads.
+    code, body = http_from(host_for(cluster[1]["name"]), f"https://{base}/v3/kv/range", "POST", data=KV_RANGE_ALL,
+                           **_certs(cluster[1]))
+    assert code == 200 and '"kvs"' in body, f"a member's own certificate: {code} {body[:300]}"
+    # The client verifies etcd's certificate against the DCS CA (copied to the app host, which has
+    # no reason to hold it): a refusal must be etcd's, not the client's.
+    dcs_ca = host_for(cluster[1]["name"]).file(target["dcs_ca_cert"]).content_string
+    _put(host, "/tmp/kit-suite-dcs-ca.crt", dcs_ca)
+    foreign_client = {**foreign, "ca": "/tmp/kit-suite-dcs-ca.crt"}
+    try:
+        code, body = http_from(host, f"https://{base}/v3/kv/range", "POST", data=KV_RANGE_ALL, **foreign_client)
+        assert code in (0, 401, 403), f"etcd served Patroni's keys to an app host's certificate: {code} {body[:300]}"
+        code, body = http_from(host, f"https://{base}/v3/kv/put", "POST",
+                               data='{"key":"L3NlcnZpY2Uva2l0LXN1aXRl","value":"eA=="}', **foreign_client)
+        assert code in (0, 401, 403), f"etcd took a write from an app host's certificate: {code} {body[:300]}"
+        # The peer port as well (a member's certificate is needed there).
+        peer = f"{target['ha_address']}:2380"
+        code, body = http_from(host, f"https://{peer}/members", **foreign_client)
+        assert code in (0, 401, 403), f"etcd's peer port answered an app host's certificate: {code} {body[:300]}"
+    finally:
+        host.run("rm -f /tmp/kit-suite-dcs-ca.crt")
+
+
+def test_an_app_hosts_certificate_is_refused_by_the_patroni_api(cluster: list[Store],
+                                                                 context: dict[str, Any]) -> None:
+    """Even with the REST API password, a kit certificate cannot change the cluster."""
+    host, foreign = _app_client_cert(context)
+    target = cluster[0]
+    base = f"{target['ha_address']}:{target['patroni_api_port']}"
+    dcs_ca = host_for(cluster[1]["name"]).file(target["dcs_ca_cert"]).content_string
+    _put(host, "/tmp/kit-suite-dcs-ca.crt", dcs_ca)
+    foreign_client = {**foreign, "ca": "/tmp/kit-suite-dcs-ca.crt"}
+    try:
+        code, body = http_from(host, f"https://{base}/patroni", **foreign_client)
+        assert code in (0, 401, 403), f"the REST API answered an app host's certificate: {code} {body[:300]}"
+        # A harmless PATCH (the ttl the cluster has), with the right password: refused all the same.
+        member = _certs(cluster[1])
+        code, body = http_from(host_for(cluster[1]["name"]), f"https://{base}/config", **member)
+        assert code == 200, body
+        same = json.dumps({"ttl": json.loads(body)["ttl"]})
+        code, body = http_from(host, f"https://{base}/config", "PATCH", data=same, user=target["patroni_api_user"],
+                               password=target["patroni_api_password"], **foreign_client)
+        assert code in (0, 401, 403), f"PATCH /config with an app host's certificate: {code} {body[:300]}"
+        code, body = http_from(host, f"https://{base}/switchover", "POST", data='{"leader":"none-such"}',
+                               user=target["patroni_api_user"], password=target["patroni_api_password"],
+                               **foreign_client)
+        assert code in (0, 401, 403), f"POST /switchover with an app host's certificate: {code} {body[:300]}"
+    finally:
+        host.run("rm -f /tmp/kit-suite-dcs-ca.crt")
+
+
+def _put(host: Any, path: str, content: str) -> None:
+    """Write a public file (a CA certificate) on `host`."""
+    args = {"dest": path, "content": content, "mode": "0644"}
+    result = host.ansible("ansible.builtin.copy", json.dumps(args), check=False, become=True)
+    assert not result.get("failed"), result
