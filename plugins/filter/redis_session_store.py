@@ -70,8 +70,7 @@ def _password_problems(var: str, value: Any, min_length: int) -> list[str]:
 
 def size_bytes(value: Any) -> int | None:
     """A redis.conf memory size ("1mb", "512kb", 1048576) in bytes; None when it is none."""
-    match = SIZE_RE.fullmatch(str(value).strip()) if isinstance(value, (str, int)) and not isinstance(value, bool) \
-        else None
+    match = SIZE_RE.fullmatch(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     return int(match[1]) * SIZE_UNITS[(match[2] or "").lower()] if match else None
 
 
