@@ -185,11 +185,11 @@ def test_session_size_is_bounded(redis_store: Store, client_cert: tuple[str, str
     user = app_user(redis_store)
     primary = primary_of(redis_store, client_cert)
     admin = connect(redis_store, client_cert, redis_store["admin_user"], redis_store["admin_password"])
-    assert int(admin.config_get("proto-max-bulk-len")["proto-max-bulk-len"]) == limit
+    assert int(str(admin.config_get("proto-max-bulk-len")["proto-max-bulk-len"])) == limit
     app = connect(primary, client_cert, user["name"], user["password"])
     small, big = key(redis_store), key(redis_store)
     assert app.setex(small, 60, "x" * (limit - 1024))
-    assert len(app.get(small)) == limit - 1024
+    assert len(str(app.get(small))) == limit - 1024
     assert app.delete(small) == 1
     with pytest.raises((redis.exceptions.ResponseError, redis.exceptions.ConnectionError)):
         app.setex(big, 60, "x" * (limit + 1))
