@@ -404,12 +404,13 @@ def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], 
         if user not in users:
             return [f"{_var(index, app, 'store_user')}: {user!r} is not in redis_session_store_app_users of "
                     f"{host} (known: {', '.join(sorted(users)) or 'none'})."]
-        # phpredis releases its lock with EVAL/EVALSHA, which the store grants
-        # only to users with locking on: a mismatch would leave locks to expire.
+        # phpredis releases its lock with EVALSHA of its release script, which
+        # the store grants only to users with locking on: a mismatch would
+        # leave locks to expire.
         locking = _flag((defaults or {}).get("redis_locking", True))
         if locking and not _flag(users[user].get("locking", True)):
             return [f"php_session_app_redis_locking is on but {_var(index, app, 'store_user')} {user!r} has "
-                    f"locking off in redis_session_store_app_users of {host} (no EVAL/EVALSHA to release "
+                    f"locking off in redis_session_store_app_users of {host} (no EVALSHA to release "
                     "locks): turn locking on for that user, or php_session_app_redis_locking off."]
         return []
     # postgresql: one login role and table per app (postgresql_session_store_apps).

@@ -48,6 +48,13 @@ WEAK_CIPHER_RE = re.compile(
 WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
 CIPHER_CHARS_RE = re.compile(r"[A-Za-z0-9_:+!@.=-]+")
 PLACEHOLDER_RE = re.compile(r"(?i)change-?me")
+# Redis/Valkey memory sizes: 1k = 1000 bytes, 1kb = 1024 bytes (redis.conf units).
+SIZE_RE = re.compile(r"([0-9]{1,12})(k|kb|m|mb|g|gb)?", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+# proto-max-bulk-len: the servers refuse less than 1mb; more than 32mb is no
+# session but a tenant's way to fill the store (and the server's buffers).
+SESSION_SIZE_MIN = 1024**2
+SESSION_SIZE_MAX = 32 * 1024**2
 
 
 def _password_problems(var: str, value: Any, min_length: int) -> list[str]:
@@ -59,6 +66,32 @@ def _password_problems(var: str, value: Any, min_length: int) -> list[str]:
         return [f"{var} must have at least {min_length} characters "
                 "(redis_session_store_min_password_length)."]
     return []
+
+
+def size_bytes(value: Any) -> int | None:
+    """A redis.conf memory size ("1mb", "512kb", 1048576) in bytes; None when it is none."""
+    match = SIZE_RE.fullmatch(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    return int(match[1]) * SIZE_UNITS[(match[2] or "").lower()] if match else None
+
+
+def _memory_problems(settings: Mapping[str, Any]) -> list[str]:
+    errors = []
+    size = size_bytes(settings.get("max_session_size"))
+    maxmemory = size_bytes(settings.get("maxmemory"))
+    if size is None or not SESSION_SIZE_MIN <= size <= SESSION_SIZE_MAX:
+        errors.append(f"redis_session_store_max_session_size must be a size from 1mb to 32mb (the servers refuse "
+                      f"less; more only lets a tenant fill the store; got {settings.get('max_session_size')!r}).")
+    elif maxmemory and size > maxmemory:
+        errors.append(f"redis_session_store_max_session_size ({settings.get('max_session_size')}) must not exceed "
+                      f"redis_session_store_maxmemory ({settings.get('maxmemory')}).")
+    users = settings.get("app_users")
+    count = len(users) if isinstance(users, list) else 0
+    if count > 1 and settings.get("accept_shared_memory") not in (True, "true", "True", "yes"):
+        errors.append(f"redis_session_store_app_users holds {count} app users (tenants) on one store: they share "
+                      f"its memory (redis_session_store_maxmemory), so one tenant can make the store refuse the "
+                      f"others' writes (noeviction) or evict their sessions (volatile-*). Give each app its own "
+                      f"store, or set redis_session_store_accept_shared_memory: true to accept that.")
+    return errors
 
 
 def _command_problems(var: str, commands: Any) -> list[str]:
@@ -142,9 +175,11 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     admin = settings.get("admin_user")
     reload_user = str(settings.get("reload_user", ""))
     rotate_user = str(settings.get("rotate_user", ""))
-    if not isinstance(admin, str) or not USER_RE.fullmatch(admin) or admin in ("default", reload_user, rotate_user):
-        errors.append(f"redis_session_store_admin_user must be letters, digits and '_.-', not 'default' nor "
-                      f"{reload_user!r} (got {admin!r}).")
+    script_user = str(settings.get("script_user", ""))
+    kit_users = ("default", reload_user, rotate_user, script_user)
+    if not isinstance(admin, str) or not USER_RE.fullmatch(admin) or admin in kit_users:
+        errors.append(f"redis_session_store_admin_user must be letters, digits and '_.-', not one of "
+                      f"{', '.join(repr(u) for u in kit_users if u)} (got {admin!r}).")
     errors += _password_problems("redis_session_store_admin_password", settings.get("admin_password"), min_length)
     errors += _command_problems("redis_session_store_app_commands", settings.get("app_commands"))
     for var in ("tls_ciphers", "tls_ciphersuites"):
@@ -158,10 +193,12 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             errors.append("redis_session_store_replication_password, redis_session_store_sentinel_password, "
                           "redis_session_store_check_password and redis_session_store_admin_password must all "
                           "differ (each user has its own secret).")
+    if "max_session_size" in settings:
+        errors += _memory_problems(settings)
     users = settings.get("app_users")
     if not isinstance(users, list):
         return [*errors, "redis_session_store_app_users must be a list."]
-    reserved = {"default", reload_user, str(settings.get("rotate_user", "")), str(admin)} - {""}
+    reserved = {*kit_users, str(admin)} - {""}
     for index, user in enumerate(users):
         errors += _user_problems(index, user, reserved, min_length)
     errors += _overlap_problems(users)

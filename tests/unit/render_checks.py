@@ -72,6 +72,15 @@ def check_acl(text: str) -> list[str]:
     return problems
 
 
+def check_shell(text: str) -> list[str]:
+    """A POSIX sh script the shell parses (sh -n), with its interpreter line."""
+    problems = [] if text.startswith("#!/bin/sh\n") else ["the first line must be #!/bin/sh"]
+    result = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        problems.append(f"sh -n: {result.stderr.strip()}")
+    return problems
+
+
 RESET_KEYS = {"ReadWritePaths", "ExecStart", "EnvironmentFile", "CapabilityBoundingSet"}
 UNIT_SECTIONS = {"[Unit]", "[Service]", "[Timer]", "[Install]"}
 
@@ -327,6 +336,7 @@ CHECKS: dict[str, Callable[[str, str, str], list[str]]] = {
     "users.acl": lambda text, host, release: check_acl(text),
     "openssl.cnf": lambda text, host, release: check_openssl_cnf(text),
     "hardening.conf": lambda text, host, release: check_unit(text),
+    "load-scripts.sh": lambda text, host, release: check_shell(text),
     "sentinel-hardening.conf": lambda text, host, release: check_unit(text),
     "postgresql.conf": lambda text, host, release: check_postgresql_conf(text),
     "pg_hba.conf": lambda text, host, release: check_hba(text),

@@ -82,3 +82,37 @@ def test_app_locking_needs_store_user_locking(app_locking: Any, user_locking: bo
     errors = APP.problems(apps, {**DEFAULTS, "redis_locking": app_locking}, GROUPS, _hostvars(user_locking), "web1")
     assert any("php_session_app_redis_locking" in e for e in errors) == refused, errors
     assert not any(SECRET in e for e in errors)
+
+
+# --- memory: session size bound and shared stores (issue 22) ------------------------------------
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("1mb", 1024**2), ("1MB", 1024**2), ("1m", 10**6), ("512kb", 512 * 1024), ("2gb", 2 * 1024**3),
+    ("1048576", 1024**2), (1048576, 1024**2), ("1 mb", None), ("1mb\n", None), ("-1mb", None), ("", None),
+    (True, None), (None, None),
+])
+def test_size_bytes(size: Any, expected: int | None) -> None:
+    assert REDIS.size_bytes(size) == expected
+
+
+def memory(**override: Any) -> dict[str, Any]:
+    return settings(**{"max_session_size": "1mb", "maxmemory": "256mb", "accept_shared_memory": True, **override})
+
+
+def test_memory_settings_good() -> None:
+    assert REDIS.problems(memory()) == []
+    assert REDIS.problems(memory(max_session_size="32mb")) == []
+
+
+@pytest.mark.parametrize("size", ["1000kb", "33mb", "1m", "x"])
+def test_session_size_out_of_bounds(size: str) -> None:
+    errors = REDIS.problems(memory(max_session_size=size))
+    assert len(errors) == 1 and errors[0].startswith("redis_session_store_max_session_size must be")
+
+
+def test_two_tenants_need_accepted_sharing() -> None:
+    errors = REDIS.problems(memory(accept_shared_memory=False))
+    assert len(errors) == 1 and "redis_session_store_accept_shared_memory: true" in errors[0]
+    single = settings(max_session_size="1mb", maxmemory="256mb", accept_shared_memory=False,
+                      app_users=settings()["app_users"][:1])
+    assert REDIS.problems(single) == []

@@ -61,6 +61,27 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                ("redis_session_store_tls_key_src", "", "session_pki_provided_key"))},
     "evicting keys without TTL": ({"redis_session_store_maxmemory_policy": "allkeys-lru"},
                                   "redis_session_store_maxmemory_policy"),
+    # Session size bound (proto-max-bulk-len): the servers refuse < 1mb; > 32mb is no session.
+    **{f"session size {size!r}": ({"redis_session_store_max_session_size": size},
+                                  "redis_session_store_max_session_size must be a size from 1mb to 32mb")
+       for size in ("512kb", "1m", "33mb", "1gb", "0", "", "1 mb", "1mb\nenable-debug-command yes", "-1mb")},
+    "session size above maxmemory": ({"redis_session_store_max_session_size": "16mb",
+                                      "redis_session_store_maxmemory": "8mb"},
+                                     "redis_session_store_max_session_size (16mb) must not exceed"),
+    # Tenants share the store's memory: a second app user only when the inventory accepts it.
+    "two tenants without accepting shared memory": ({"redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
+        {"name": "b", "password": "C" * 24, "key_prefix": "b:"}]},
+        "set redis_session_store_accept_shared_memory: true"),
+    "two tenants, sharing not a boolean": ({"redis_session_store_accept_shared_memory": "maybe"},
+                                           "redis_session_store_accept_shared_memory"),
+    "user named like the script loader user": (_redis_user(name="kit-script-load"),
+                                               "redis_session_store_app_users[0] (kit-script-load).name"),
+    "admin named like the script loader user": ({"redis_session_store_admin_user": "kit-script-load"},
+                                                "redis_session_store_admin_user"),
+    "EVALSHA granted outside locking": (_redis_user(commands=["get", "set", "evalsha"]),
+                                        "redis_session_store_app_users[0] (app).commands"),
+    "SCRIPT granted": (_redis_user(commands=["get", "script|load"]), "redis_session_store_app_users[0] (app).commands"),
     # A tab splits the ACL rule: "~app:<TAB>~*" would grant every key.
     "tab in key prefix": (_redis_user(key_prefix="app:\t~"), "redis_session_store_app_users[0] (app).key_prefix"),
     "space in key prefix": (_redis_user(key_prefix="app: ~"), "redis_session_store_app_users[0] (app).key_prefix"),
@@ -136,6 +157,18 @@ def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: d
 def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
     """Control: valid input gets past validation and fails only later."""
     assert_passes_validation(tmp_path, role, GOOD_REDIS)
+
+
+@pytest.mark.parametrize("override", [
+    {"redis_session_store_max_session_size": "32mb"},
+    {"redis_session_store_max_session_size": "1048576"},
+    {"redis_session_store_accept_shared_memory": True, "redis_session_store_app_users": [
+        {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
+        {"name": "b", "password": "C" * 24, "key_prefix": "b:"}]},
+], ids=["32mb sessions", "1 MiB in bytes", "two tenants, sharing accepted"])
+def test_good_memory_settings_pass_validation(tmp_path: Path, override: dict[str, Any]) -> None:
+    """Control for the memory rows: the bounds themselves and accepted sharing get past validation."""
+    assert_passes_validation(tmp_path, ROLE, {**GOOD_REDIS, **override})
 
 
 def test_provided_certificates_pass_validation(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ RENDER = Path(__file__).parent / "validation" / "render.yml"
 RELEASES = ("12", "13")
 
 # What each kind of host renders (the template's name without .j2).
-REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf"]
+REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf", "load-scripts.sh"]
 REDIS_HA = ["sentinel.conf", "sentinel-hardening.conf"]
 PG_SINGLE = ["postgresql.conf", "pg_hba.conf"]
 PG_HA = ["patroni.yml"]

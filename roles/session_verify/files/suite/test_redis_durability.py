@@ -37,5 +37,9 @@ def test_sessions_survive(redis_store: Store, client_cert: tuple[str, str] | Non
                 raise
             time.sleep(0.5)
     assert value == "user|s:5:\"alice\";"
+    # phpredis' lock release script is back in the restarted node's script cache (the unit loads it after
+    # every start; a rejoined replica keeps it through its resync).
+    admin = connect(redis_store, client_cert, redis_store["admin_user"], redis_store["admin_password"])
+    assert admin.script_exists(redis_store["lock_release_sha"]) == [True]
     ttl = connect(redis_store, client_cert, redis_store["admin_user"], redis_store["admin_password"]).ttl(sid)
     assert 1700 < ttl <= 1800

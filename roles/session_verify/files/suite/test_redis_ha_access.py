@@ -53,6 +53,47 @@ def test_sentinel_admin_may_change_settings(ha_node: Store, client_cert: tuple[s
         True, "OK")
 
 
+@pytest.mark.parametrize("command", [
+    ("ACL", "SETUSER", "intruder", "on", ">intruder-password-0123", "~*", "&*", "+@all"),
+    ("ACL", "SETUSER", "{admin}", ">another-password-0123"),
+    ("ACL", "DELUSER", "{sentinel_user}"),
+    ("ACL", "LOAD"),
+    ("ACL", "SAVE"),
+    ("ACL", "LIST"),
+    ("ACL", "GETUSER", "{admin}"),
+    ("SENTINEL", "CONFIG", "SET", "sentinel-pass", "x"),
+    ("SENTINEL", "CONFIG", "GET", "*"),
+    ("SENTINEL", "DEBUG"),
+    ("SENTINEL", "SIMULATE-FAILURE", "crash-after-election"),
+    ("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "6379", "0", "*"),
+    ("SHUTDOWN",),
+    ("PUBLISH", "__sentinel__:hello", "x"),
+], ids=lambda c: " ".join(c[:2]))
+def test_sentinel_admin_cannot_manage_users_or_sentinel_settings(ha_node: Store,
+                                                                 client_cert: tuple[str, str] | None,
+                                                                 command: tuple[str, ...]) -> None:
+    """On a Sentinel the admin does an operator's work only: no user management (ACL SETUSER there created a
+    +@all user before), no SENTINEL CONFIG (its credentials and addresses are the role's), no debugging."""
+    conn = sentinel_admin(ha_node, client_cert)
+    args = [a.format(admin=ha_node["admin_user"], sentinel_user=ha_node["sentinel_user"]) for a in command]
+    with pytest.raises(redis.exceptions.ResponseError, match="NOPERM|no permissions"):
+        conn.execute_command(*args)
+    # Control: the same connection works, and no user was added.
+    assert conn.execute_command("ACL", "WHOAMI") == ha_node["admin_user"]
+    assert "intruder" not in conn.execute_command("ACL", "USERS")
+
+
+def test_sentinel_admin_does_an_operators_work(ha_node: Store, client_cert: tuple[str, str] | None) -> None:
+    conn = sentinel_admin(ha_node, client_cert)
+    name = ha_node["ha_name"]
+    assert conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+    assert conn.execute_command("SENTINEL", "CKQUORUM", name).startswith("OK")
+    assert len(conn.execute_command("SENTINEL", "REPLICAS", name)) == 2
+    assert len(conn.execute_command("SENTINEL", "SENTINELS", name)) == 2
+    assert int(conn.info("sentinel")["sentinel_masters"]) == 1
+    assert conn.execute_command("CLIENT", "LIST")
+
+
 # --- ACLs: identical on every node; the check user is read-only replication info ------
 
 
@@ -66,9 +107,10 @@ def acl_rules(line: str) -> tuple[str, ...]:
 
 
 def test_acl_users_are_identical_on_every_node(ha_group: list[Store], client_cert: tuple[str, str] | None) -> None:
-    # The TLS reload and credential rotation users' passwords are made on each host and never leave it:
+    # The TLS reload, credential rotation and script loader users' passwords are made on each host and never
+    # leave it:
     # their hashes differ.
-    per_host = {ha_group[0]["reload_user"], ha_group[0]["rotate_user"]}
+    per_host = {ha_group[0]["reload_user"], ha_group[0]["rotate_user"], ha_group[0]["script_user"]}
     lists = {s["name"]: sorted(acl_rules(str(u)) for u in admin(s, client_cert).acl_list()
                                if str(u).split()[1] not in per_host)
              for s in ha_group}

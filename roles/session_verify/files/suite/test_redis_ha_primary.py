@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from app_client import new_session, reply, request
 from conftest import host_for
-from redis_ha_client import App, Store, admin, apps_of, by_announce, named_primary, role, settled, wait_for
+from redis_ha_client import App, Store, admin, apps_of, by_announce, named_primary, node, role, settled, wait_for
 
 # Failover budget: seconds from the primary's stop until requests succeed again.
 RECOVERY_TARGET_S = 15.0
@@ -159,4 +159,15 @@ def test_failover_under_load(ha_group: list[Store], client_cert: tuple[str, str]
     print(f"REJOIN FIGURES {json.dumps({'old_primary': old['name'], 'seconds_to_rejoin': round(seconds, 1)})}")
     report.write_text(json.dumps(figures, indent=2) + "\n")
     assert settled(ha_group, client_cert)["name"] == new["name"]
+    # phpredis' lock release script is on the promoted primary and on every node after the failover (SCRIPT LOAD
+    # is not replicated: each node loads it at its own start), and a locking app user releases its lock there.
+    for store in ha_group:
+        assert admin(store, client_cert).script_exists(store["lock_release_sha"]) == [True], store["name"]
+    locking = next((u for u in new["app_users"] if u.get("locking", True)), None)
+    if locking is not None:
+        tenant = node(new, client_cert, locking["name"], locking["password"])
+        lock = f"{locking['key_prefix']}failover-{time.monotonic_ns()}_LOCK"
+        assert tenant.set(lock, "token", nx=True, ex=30)
+        assert tenant.evalsha(new["lock_release_sha"], 1, lock, "token") == 1
+        assert tenant.exists(lock) == 0
 
