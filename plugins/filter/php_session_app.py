@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ansible_collections.hardened.sessions.plugins.module_utils import input_rules as rules
 from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
 
 STORES = ("redis", "postgresql", "files")
@@ -45,16 +46,8 @@ USER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # Accounts and groups of the system, the stores and the web server: a pool
 # running as one of them (its group is the user's name) would hold their
 # privileges or files.
-PRIVILEGED_USERS = frozenset({
-    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
-    "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "tty", "disk", "kmem", "dialout", "fax",
-    "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip", "operator", "src", "shadow", "utmp", "video",
-    "sasl", "plugdev", "staff", "users", "input", "kvm", "render", "sgx", "netdev", "crontab", "messagebus",
-    "ssh", "sshd", "ssl-cert", "polkitd", "tss", "wheel", "admin", "docker", "lxd", "libvirt", "postgres",
-    "postgresql", "redis", "valkey", "nginx", "apache", "httpd", "php", "php-fpm", "mysql", "memcache",
-    "ansible", "ubuntu", "debian",
-})
-PRIVILEGED_USER_PREFIXES = ("systemd-",)
+PRIVILEGED_USERS = rules.RESERVED_ACCOUNTS
+PRIVILEGED_USER_PREFIXES = rules.RESERVED_PREFIXES
 # Directories the role must never create, chown or chmod (docroot, files_dir,
 # config_dir): system and shared directories, the kit's own.
 SYSTEM_DIRS = frozenset({
@@ -69,12 +62,8 @@ SYSTEM_DIRS = frozenset({
 })
 # Kernel and runtime file systems: nothing of an app lives there.
 VOLATILE_ROOTS = ("/proc", "/sys", "/dev", "/run")
-# The common weak-cipher check of the kit's roles (same regex in the Redis
-# and PostgreSQL roles): a cipher list matching it is refused.
-WEAK_CIPHERS_RE = re.compile(
-    r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
-    r"|ALL|DEFAULT|COMPLEMENTOF[A-Z]+|LOW|MEDIUM|DES|EXP|SSLv3)(:|$)")
-WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
+WEAK_CIPHERS_RE = rules.WEAK_CIPHERS_RE
+WEAK_SECLEVEL_RE = rules.WEAK_SECLEVEL_RE
 SAFE_PATH_RE = re.compile(r"/[A-Za-z0-9._@+/-]*")
 # Referrer-Policy values nginx may send ("" leaves the header out); unsafe-url
 # would leak full URLs (ids, tokens) to other sites.
@@ -181,7 +170,7 @@ def cipher_problem(ciphers: Any) -> str:
     if WEAK_CIPHERS_RE.search(text) or WEAK_SECLEVEL_RE.search(text):
         return (f"enables weak ciphers or a low security level (NULL, EXPORT, RC4, DES/3DES, MD5, anonymous, "
                 f"PSK/SRP, ALL/DEFAULT/LOW/MEDIUM, @SECLEVEL=0/1; got {text!r})")
-    if not text.strip() or any(c in text for c in " \t\r\n;{}\"'$"):
+    if not text.strip() or rules.CONTROL_RE.search(text) or any(c in text for c in " \t\r\n;{}\"'$"):
         return f"must be one OpenSSL cipher list without spaces or quotes (got {text!r})"
     return ""
 
@@ -206,6 +195,12 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
         reason = cipher_problem(settings["php_session_app_tls_ciphers"])
         if reason:
             errors.append(f"php_session_app_tls_ciphers {reason}.")
+    if "php_session_app_tls_groups" in settings:
+        # nginx ssl_ecdh_curve: a ';' would end the directive and start another.
+        errors += rules.groups_problems("php_session_app_tls_groups", settings["php_session_app_tls_groups"])
+    if "php_session_app_client_host" in settings:
+        errors += rules.line_problems({"php_session_app_client_host": settings["php_session_app_client_host"]},
+                                      " \"';{}$/?#@", "a host name")
     policy = settings.get("php_session_app_referrer_policy")
     if policy is not None and str(policy) not in REFERRER_POLICIES:
         errors.append(f"php_session_app_referrer_policy must be one of {', '.join(sorted(REFERRER_POLICIES))} "
@@ -229,7 +224,9 @@ def _store_names(groups: Mapping[str, Any], hostvars: Any, store_groups: set[str
             for fact in VIEW_FACTS.values():
                 view = _host_fact(hostvars, store, fact)
                 if isinstance(view, Mapping):
-                    candidates += [view.get("server_name"), view.get("name")]
+                    # An HA group's service name: app hosts dial it (redis_session_proxy maps it
+                    # to 127.0.0.1), so an app certificate valid for it would impersonate the store.
+                    candidates += [view.get("server_name"), view.get("name"), view.get("service_name")]
             for name in candidates:
                 if isinstance(name, str) and name:
                     names[name.lower()] = store
@@ -341,7 +338,7 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
             errors.append(f"{_var(index, app, 'cookie_samesite')} (or php_session_app_cookie_samesite) must be "
                           f"Strict or Lax (got {app['cookie_samesite']!r}); None would send the cookie cross-site.")
         errors.extend(_server_name_problems(index, app, store_names))
-        errors.extend(_docroot_problems(index, app, protected))
+        errors.extend(_docroot_problems(index, app, protected, eff))
         user = app["user"]
         if not USER_RE.fullmatch(user):
             errors.append(f"{_var(index, app, 'user')} must be a user name [a-z][a-z0-9_-]* (got {user!r}).")
@@ -367,7 +364,8 @@ def _server_name_problems(index: int, app: Mapping[str, Any], store_names: Mappi
     return []
 
 
-def _docroot_problems(index: int, app: Mapping[str, Any], protected: list[str]) -> list[str]:
+def _docroot_problems(index: int, app: Mapping[str, Any], protected: list[str],
+                      apps: list[dict[str, Any]] | None = None) -> list[str]:
     docroot = app["docroot"]
     reason = dir_problem(docroot)
     if reason:
@@ -377,7 +375,22 @@ def _docroot_problems(index: int, app: Mapping[str, Any], protected: list[str]) 
     if served:
         return [f"{_var(index, app, 'docroot')} {docroot!r} contains {', '.join(served)}: nginx would serve the "
                 "kit's configs, keys or sessions."]
-    return []
+    inside = sorted(p for p in protected if _within(norm, p))
+    if inside:
+        return [f"{_var(index, app, 'docroot')} {docroot!r} lies inside {', '.join(inside)} (the kit's private "
+                "directory: php_session_app_files_dir, php_session_app_config_dir or the TLS/share directory): "
+                "the app's files and its user would reach sessions, configs or keys."]
+    errors = []
+    for other_index, other in enumerate(apps or []):
+        if other["name"] == app["name"]:
+            continue
+        for key in ("docroot", "config_dir", "files_dir"):
+            path = other[key]
+            if path and (_within(norm, _norm(path)) or (key == "docroot" and _within(_norm(path), norm))):
+                errors.append(f"{_var(index, app, 'docroot')} {docroot!r} and {_var(other_index, other, key)} "
+                              f"{path!r} must not be the same directory or lie inside each other: each app's "
+                              "directories are private to it.")
+    return errors
 
 
 def _store_problems(index: int, app: Mapping[str, Any], raw: Mapping[str, Any], groups: Mapping[str, Any],

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.hardened.sessions.plugins.module_utils import input_rules as rules
 from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -22,20 +23,14 @@ APP_KEYS = {"name", "password", "table", "idle_timeout", "absolute_timeout"}
 APP_NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 RESERVED_ROLES = {"postgres", "public", "root", "none", "current_user", "session_user", "current_role"}
-MIN_PASSWORD = 16
-PLACEHOLDER_RE = re.compile(r"(?i)change-?me.*")
+MIN_PASSWORD = rules.MIN_PASSWORD_LENGTH
+PLACEHOLDER_RE = rules.PLACEHOLDER_RE
 MD5_VERIFIER_RE = re.compile(r"(?i)md5[0-9a-f]{32}")
 SCRAM_VERIFIER_RE = re.compile(r"SCRAM-SHA-256\$.*", re.S)
 SCRAM_PARTS_RE = re.compile(r"SCRAM-SHA-256\$(?P<iterations>[1-9][0-9]{0,6}):(?P<salt>[A-Za-z0-9+/=]+)"
                             r"\$(?P<stored>[A-Za-z0-9+/=]+):(?P<server>[A-Za-z0-9+/=]+)")
 # Suffix of an app's second login role (rotation: the two take turns).
 ALTERNATE_SUFFIX = "_b"
-# The kit's common weak-cipher rule (same regex in the Redis and nginx roles).
-WEAK_CIPHERS_RE = re.compile(
-    r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
-    r"|ALL|DEFAULT|COMPLEMENTOF[A-Z]+|LOW|MEDIUM|DES|EXP|SSLv3)(:|$)")
-WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
-CIPHER_CHARS_RE = re.compile(r"[A-Za-z0-9_:+!@.=-]+")
 # log_directory may not be (under) a system or PostgreSQL-owned path.
 SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
                "/proc", "/sys", "/root", "/run", "/tmp", "/var/run", "/var/tmp", "/var/lib/postgresql",
@@ -188,15 +183,15 @@ def password_problem(value: Any) -> str:
     """Why ``value`` is not acceptable as an application password ("" when it is)."""
     if not isinstance(value, str) or value == "":
         return "must be set (vault)"
-    if PLACEHOLDER_RE.fullmatch(value):
+    if PLACEHOLDER_RE.match(value):
         return "is an example placeholder (CHANGE-ME...): set a real secret in the vault"
     if MD5_VERIFIER_RE.fullmatch(value) or SCRAM_VERIFIER_RE.fullmatch(value):
         return ("is an md5 or SCRAM verifier: give the password itself (app hosts need it to log in; "
                 "the role stores a SCRAM verifier)")
     if len(value) < MIN_PASSWORD:
         return f"must be at least {MIN_PASSWORD} characters"
-    if any(c in value for c in "\0\r\n"):
-        return "cannot hold NUL or line breaks"
+    if rules.CONTROL_RE.search(value):
+        return "cannot hold control characters (NUL, line breaks, tabs, ...)"
     return ""
 
 
@@ -312,9 +307,48 @@ def log_directory_problem(path: Any) -> str:
 
 def weak_ciphers(value: Any) -> bool:
     """True when the cipher string enables a weak suite (the kit's common rule)."""
-    text = str(value)
-    return (not CIPHER_CHARS_RE.fullmatch(text) or bool(WEAK_CIPHERS_RE.search(text))
-            or bool(WEAK_SECLEVEL_RE.search(text)))
+    return rules.weak_ciphers(str(value))
+
+
+# Roles that are also system users (the GC job runs as its role's namesake).
+ROLE_VARS = ("owner_role", "app_role", "gc_role")
+HA_ROLE_VARS = ("replication_role", "rewind_role")
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    """Errors of the role names and of strings that land in postgresql.conf, pg_hba.conf, the GC
+    unit, Patroni's and etcd's files (keys: variable names without the role prefix; ``apps``: the
+    effective apps, without passwords). Each message names the variable."""
+    prefix = "postgresql_session_store_"
+    errors: list[str] = []
+    ha = settings.get("ha") in (True, "true", "True", "yes", "on")
+    names = [*ROLE_VARS, *(HA_ROLE_VARS if ha else ())]
+    for key in names:
+        if key in settings:
+            problem = rules.reserved_problem(f"{prefix}{key}", settings[key])
+            errors += [problem] if problem else []
+    apps = [a for a in settings.get("apps") or [] if isinstance(a, Mapping)]
+    for index, app in enumerate(apps):
+        if not app.get("legacy"):
+            problem = rules.reserved_problem(f"{APPS_VAR}[{index}].name", app.get("name"))
+            errors += [problem] if problem else []
+    if ha:
+        logins = {role: str(app.get("name")) for app in apps for role in login_roles(str(app.get("name")))}
+        for key in HA_ROLE_VARS:
+            role = str(settings.get(key, ""))
+            if role in logins:
+                errors.append(f"{prefix}{key} {role!r} is a login role of the app {logins[role]!r} "
+                              f"({APPS_VAR} or {prefix}app_role; each app has NAME and NAME{ALTERNATE_SUFFIX}): "
+                              "the app would get replication or rewind rights.")
+    # Quoted values of postgresql.conf (and Patroni's parameters): a control character ends the line.
+    for key in ("log_line_prefix", "extra_settings", "app_role_settings", "gc_on_calendar", "ha_group"):
+        if key in settings:
+            errors += rules.line_problems({f"{prefix}{key}": settings[key]})
+    # Tokens of etcd's environment file, the GC unit and connection strings.
+    for key in ("client_host", *(("ha_address",) if ha else ())):
+        if key in settings:
+            errors += rules.line_problems({f"{prefix}{key}": settings[key]}, " \"'#;=", "a host name or address")
+    return errors
 
 
 def extra_grants(rows: Iterable[Mapping[str, Any]], apps: Iterable[Mapping[str, Any]], gc_role: str,
@@ -476,6 +510,7 @@ class FilterModule:
             "postgresql_session_store_logging_problems": logging_problems,
             "postgresql_session_store_log_directory_problem": log_directory_problem,
             "postgresql_session_store_weak_ciphers": weak_ciphers,
+            "postgresql_session_store_settings_problems": settings_problems,
             "postgresql_session_store_extra_grants": extra_grants,
             "postgresql_session_store_client_apps": client_apps,
             "postgresql_session_store_login_plan": login_plan,

@@ -18,9 +18,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.hardened.sessions.plugins.module_utils import input_rules as rules
 from ansible_collections.hardened.sessions.plugins.module_utils.inventory_values import as_int
 
-MIN_PASSWORD_LENGTH = 16
+MIN_PASSWORD_LENGTH = rules.MIN_PASSWORD_LENGTH
 # ACL user names: one token of the aclfile, no ACL rule metacharacters.
 USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # Key prefixes become the key pattern ~<prefix>*: no whitespace (a tab splits the
@@ -41,24 +42,14 @@ DENIED_COMMANDS = frozenset({
 })
 # Granted through the user's `locking` switch only.
 LOCKING_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro"})
-# The common weak-cipher check of the kit's three roles.
-WEAK_CIPHER_RE = re.compile(
-    r"(?i)(^|:)\+?([A-Z0-9-]*(NULL|EXPORT|EXP-|RC4|DES-CBC|3DES|MD5|ADH|AECDH|PSK|SRP)[A-Z0-9-]*"
-    r"|ALL|DEFAULT|COMPLEMENTOF[A-Z]+|LOW|MEDIUM|DES|EXP|SSLv3)(:|$)")
-WEAK_SECLEVEL_RE = re.compile(r"(?i)@SECLEVEL=[01]")
-CIPHER_CHARS_RE = re.compile(r"[A-Za-z0-9_:+!@.=-]+")
-PLACEHOLDER_RE = re.compile(r"(?i)change-?me")
+# What breaks a line of redis.conf / sentinel.conf where a plain (unhashed) value lands: the
+# parser splits at whitespace and reads a token opening with a quote as a quoted string.
+REDIS_TOKEN_SEPARATORS = " \"'"
+REDIS_TOKEN_WHAT = "redis.conf and sentinel.conf split their lines at whitespace and quotes"
 
 
 def _password_problems(var: str, value: Any, min_length: int) -> list[str]:
-    if not isinstance(value, str) or not value:
-        return [f"{var} must be set (vault)."]
-    if PLACEHOLDER_RE.match(value):
-        return [f"{var} is the example placeholder (CHANGE-ME...): put a real secret in the vault."]
-    if len(value) < min_length:
-        return [f"{var} must have at least {min_length} characters "
-                "(redis_session_store_min_password_length)."]
-    return []
+    return rules.password_problems(var, value, min_length, REDIS_TOKEN_SEPARATORS, REDIS_TOKEN_WHAT)
 
 
 def _command_problems(var: str, commands: Any) -> list[str]:
@@ -81,13 +72,7 @@ def _command_problems(var: str, commands: Any) -> list[str]:
 
 
 def _cipher_problems(var: str, value: Any) -> list[str]:
-    text = value if isinstance(value, str) else ""
-    if not CIPHER_CHARS_RE.fullmatch(text.strip()):
-        return [f"{var} must be an explicit OpenSSL cipher list (got {value!r})."]
-    if WEAK_CIPHER_RE.search(text) or WEAK_SECLEVEL_RE.search(text):
-        return [f"{var} enables weak ciphers or a low security level (NULL, EXPORT, RC4, 3DES, MD5, "
-                f"anonymous, ALL/DEFAULT/LOW/MEDIUM or @SECLEVEL=0/1): {value!r}."]
-    return []
+    return rules.cipher_problems(var, value)
 
 
 def _user_problems(index: int, user: Any, reserved: set[str], min_length: int) -> list[str]:
@@ -131,6 +116,28 @@ def _overlap_problems(users: list[Any]) -> list[str]:
     return errors
 
 
+# Further strings that land on a line of redis.conf, sentinel.conf, the ACL file or the
+# engine's OpenSSL config (keys of ``settings``): (separators refused, what they break).
+LINE_SETTINGS: dict[str, tuple[str, str]] = {
+    "bind": (REDIS_TOKEN_SEPARATORS, REDIS_TOKEN_WHAT),
+    "ha_group": (REDIS_TOKEN_SEPARATORS, REDIS_TOKEN_WHAT),
+    "ha_initial_primary": (REDIS_TOKEN_SEPARATORS, REDIS_TOKEN_WHAT),
+    "client_host": (REDIS_TOKEN_SEPARATORS, REDIS_TOKEN_WHAT),
+    "admin_rules": ("", ""),
+    "save": ('"', 'the value is written inside double quotes'),
+}
+
+
+def _line_problems(settings: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if "tls_groups" in settings:
+        errors += rules.groups_problems("redis_session_store_tls_groups", settings["tls_groups"])
+    for key, (separators, what) in LINE_SETTINGS.items():
+        if key in settings:
+            errors += rules.line_problems({f"redis_session_store_{key}": settings[key]}, separators, what)
+    return errors
+
+
 def problems(settings: Mapping[str, Any]) -> list[str]:
     """Every input error of the role (keys: the variable names without the role prefix)."""
     errors: list[str] = []
@@ -149,6 +156,7 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     errors += _command_problems("redis_session_store_app_commands", settings.get("app_commands"))
     for var in ("tls_ciphers", "tls_ciphersuites"):
         errors += _cipher_problems(f"redis_session_store_{var}", settings.get(var))
+    errors += _line_problems(settings)
     if settings.get("ha") in (True, "true", "True", "yes"):
         for var in ("replication_password", "sentinel_password", "check_password"):
             errors += _password_problems(f"redis_session_store_{var}", settings.get(var), min_length)

@@ -86,14 +86,16 @@ GOOD_APPS: list[dict[str, Any]] = [
 ]
 
 
-def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool = True) -> str:
+def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool | dict[str, Any] = True) -> str:
+    """Run php_session_app's validation; ``redis_view``: the fake Redis store's client view (True:
+    REDIS_VIEW, False: none published)."""
     target = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
               "ansible_ssh_common_args": "-o ConnectTimeout=2"}
     inventory = {"all": {
         "hosts": {"target": target},
         "children": {
-            "redis_session_stores": {"hosts": {"fake-redis": {"redis_session_store_client": REDIS_VIEW}
-                                               if redis_view else {}}},
+            "redis_session_stores": {"hosts": {"fake-redis": {"redis_session_store_client": (
+                redis_view if isinstance(redis_view, dict) else REDIS_VIEW)} if redis_view else {}}},
             "postgresql_session_stores": {"hosts": {"fake-pg": {"postgresql_session_store_client": PG_VIEW,
                                                                 "ansible_host": "pg1.example.org"}}},
             "empty_stores": {"hosts": {}},

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_validation import GOOD_APPS, GOOD_CIPHERS, PAST_VALIDATION, SHA, run_app_role
+from role_validation import GOOD_APPS, GOOD_CIPHERS, PAST_VALIDATION, REDIS_VIEW, SHA, run_app_role
 
 
 def apps_with(index: int, **changes: Any) -> list[dict[str, Any]]:
@@ -52,6 +52,30 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown app key": ({"php_session_app_apps": apps_with(0, cookie_secure=False)}, "cookie_secure"),
     "cookie name with a separator": ({"php_session_app_apps": apps_with(0, cookie_name="a;b")}, "cookie_name"),
     "pool runs as root": ({"php_session_app_apps": apps_with(2, user="root")}, "php_session_app_apps[2] (notes).user"),
+    # Issue 22 item 7: reserved accounts, private directories, configuration-line strings.
+    **{f"pool runs as {user}": ({"php_session_app_apps": apps_with(2, user=user)},
+                                "php_session_app_apps[2] (notes).user")
+       for user in ("haproxy", "etcd", "valkey", "systemd-network", "patroni")},
+    "docroot inside php_session_app_files_dir": (
+        {"php_session_app_apps": apps_with(2, docroot="/var/lib/php-session-app/notes/public")},
+        "php_session_app_apps[2] (notes).docroot"),
+    "docroot inside php_session_app_config_dir": (
+        {"php_session_app_apps": apps_with(2, docroot="/etc/session-kit/php/shop")},
+        "php_session_app_apps[2] (notes).docroot"),
+    "docroot inside another app's docroot": (
+        {"php_session_app_apps": apps_with(2, docroot="/var/www/shop/public/notes")},
+        "php_session_app_apps[2] (notes).docroot"),
+    "docroot holding another app's docroot": (
+        {"php_session_app_apps": apps_with(0, docroot="/var/www/notes")},
+        "php_session_app_apps[0] (shop).docroot"),
+    "newline in the TLS groups": ({"php_session_app_tls_groups": "X25519;\nssl_verify_client off"},
+                                  "php_session_app_tls_groups"),
+    "semicolon in the TLS groups": ({"php_session_app_tls_groups": "X25519; autoindex on"},
+                                    "php_session_app_tls_groups"),
+    "vertical tab in the ciphers": ({"php_session_app_tls_ciphers": GOOD_CIPHERS + "\x0b"},
+                                    "php_session_app_tls_ciphers"),
+    "newline in the client host": ({"php_session_app_client_host": "app.example.org\nx"},
+                                   "php_session_app_client_host"),
     "weak TLS version": ({"php_session_app_tls_protocols": ["TLSv1.1"]}, "php_session_app_tls_protocols"),
     "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
     # names full-match: no trailing newline slips through
@@ -137,6 +161,19 @@ def test_app_bad_input_fails_early(tmp_path: Path, case: str) -> None:
     output = run_app_role(tmp_path, {"php_session_app_apps": GOOD_APPS, **override})
     assert needle in output, output[-3000:]
     assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+
+
+def test_server_name_covering_the_redis_ha_service_name_fails_early(tmp_path: Path) -> None:
+    """An app certificate for *.redis.internal would be valid for the HA store's service name, which
+    redis_session_proxy maps to 127.0.0.1 on every app host (issue 22 item 7)."""
+    view = {**REDIS_VIEW, "ha": True, "service_name": "sessions.redis.internal", "proxy_port": 6390}
+    apps = apps_with(0, server_name="*.redis.internal")
+    output = run_app_role(tmp_path, {"php_session_app_apps": apps}, redis_view=view)
+    assert "php_session_app_apps[0] (shop).server_name" in output, output[-3000:]
+    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+    # Control: the same wildcard without the HA view is accepted.
+    output = run_app_role(tmp_path, {"php_session_app_apps": apps})
+    assert any(m in output for m in PAST_VALIDATION), output[-3000:]
 
 
 def test_store_without_client_view_fails_early(tmp_path: Path) -> None:

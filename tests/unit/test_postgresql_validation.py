@@ -37,6 +37,24 @@ GOOD_PG_HA: dict[str, Any] = {
 }
 
 PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    # Issue 22 item 7: reserved system accounts (the GC role is a system user too).
+    **{f"{var} is the system account {name}": ({f"postgresql_session_store_{var}": name},
+                                               f"postgresql_session_store_{var}")
+       for var, name in (("gc_role", "nobody"), ("gc_role", "daemon"), ("gc_role", "redis"), ("gc_role", "etcd"),
+                         ("owner_role", "haproxy"), ("app_role", "nginx"))},
+    "an app named like a system account": (pg_apps({"name": "valkey", "password": "V" * 24}),
+                                           "postgresql_session_store_apps[2].name"),
+    # ... and control characters in what lands in postgresql.conf (or Patroni's parameters).
+    "newline in an extra setting": ({"postgresql_session_store_extra_settings": {"work_mem": "4MB\nssl = off"}},
+                                    "postgresql_session_store_extra_settings.work_mem"),
+    "newline in the log line prefix": ({"postgresql_session_store_log_line_prefix": "%m %u@%d %h \nssl = off"},
+                                       "postgresql_session_store_log_line_prefix"),
+    "newline in an app role setting": ({"postgresql_session_store_app_role_settings": {"work_mem": "4MB\nx"}},
+                                       "postgresql_session_store_app_role_settings.work_mem"),
+    "tab in an app password": (pg_apps({"name": "extra", "password": "X" * 12 + "\t" + "X" * 12}),
+                               "postgresql_session_store_apps[2].password"),
+    "space in the client host": ({"postgresql_session_store_client_host": "db.example.org evil"},
+                                 "postgresql_session_store_client_host"),
     # high availability
     "HA on a single host": (GOOD_PG_HA, "postgresql_session_store_ha"),
     "HA without a replication password": ({**GOOD_PG_HA, "postgresql_session_store_replication_password": ""},
@@ -49,6 +67,15 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                          "postgresql_session_store_patroni_api_password"),
     "HA replication role = an app role": ({**GOOD_PG_HA, "postgresql_session_store_replication_role": "shop"},
                                           "postgresql_session_store_replication_role"),
+    # Issue 22 item 7: an app's second login role (NAME_b, rotation) as replication or rewind role.
+    "HA replication role = an app's second login role": ({**GOOD_PG_HA,
+                                                          "postgresql_session_store_replication_role": "shop_b"},
+                                                         "postgresql_session_store_replication_role"),
+    "HA rewind role = the single app's second login role": ({**GOOD_PG_HA,
+                                                             "postgresql_session_store_rewind_role": "session_app_b"},
+                                                            "postgresql_session_store_rewind_role"),
+    "HA address with a newline": ({**GOOD_PG_HA, "postgresql_session_store_ha_address":
+                                   "10.0.0.1\nETCD_CLIENT_CERT_AUTH=false"}, "postgresql_session_store_ha_address"),
     "HA ttl below 20": ({**GOOD_PG_HA, "postgresql_session_store_ha_ttl": 10}, "postgresql_session_store_ha_ttl"),
     "HA loop_wait + 2 retry over ttl": ({**GOOD_PG_HA, "postgresql_session_store_ha_loop_wait": 15},
                                         "postgresql_session_store_ha_loop_wait"),

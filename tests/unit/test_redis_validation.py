@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_validation import GOOD_REDIS, assert_passes_validation, assert_refused_early
+from role_validation import GOOD_CIPHERS, GOOD_REDIS, assert_passes_validation, assert_refused_early
 
 ROLE = "redis_session_store"
 
@@ -120,6 +120,39 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "HA replication password equal to the admin's": ({**GOOD_HA, "redis_session_store_replication_password": "A" * 24},
                                                      "redis_session_store_replication_password"),
     "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
+    # Issue 22 item 7: strings that land on a line of redis.conf, sentinel.conf, users.acl or the
+    # engine's OpenSSL config refuse control characters and the format's separators.
+    **{f"{label} in the {what} password": (override, variable) for label, what, override, variable in (
+        ("newline", "admin", {"redis_session_store_admin_password": "A" * 24 + "\nenable-debug-command yes"},
+         "redis_session_store_admin_password"),
+        ("space", "admin", {"redis_session_store_admin_password": "A" * 12 + " " + "A" * 12},
+         "redis_session_store_admin_password"),
+        ("NUL", "admin", {"redis_session_store_admin_password": "A" * 24 + "\0"}, "redis_session_store_admin_password"),
+        ("opening quote", "app", _redis_user(password='"' + "B" * 24), "redis_session_store_app_users[0] (app).password"),
+        ("tab", "app", _redis_user(password="B" * 12 + "\t" + "B" * 12),
+         "redis_session_store_app_users[0] (app).password"),
+        ("newline", "replication", {**GOOD_HA, "redis_session_store_replication_password":
+                                    "R" * 24 + "\nenable-debug-command yes"}, "redis_session_store_replication_password"),
+        ("space", "replication", {**GOOD_HA, "redis_session_store_replication_password": "R" * 12 + " " + "R" * 12},
+         "redis_session_store_replication_password"),
+        ("carriage return", "Sentinel", {**GOOD_HA, "redis_session_store_sentinel_password": "S" * 24 + "\r"},
+         "redis_session_store_sentinel_password"),
+        ("space", "check", {**GOOD_HA, "redis_session_store_check_password": "C" * 12 + " " + "C" * 12},
+         "redis_session_store_check_password"))},
+    "newline in the TLS groups": ({"redis_session_store_tls_groups": "X25519\nMinProtocol = TLSv1"},
+                                  "redis_session_store_tls_groups"),
+    "security level in the TLS groups": ({"redis_session_store_tls_groups": "X25519 CipherString=@SECLEVEL=0"},
+                                         "redis_session_store_tls_groups"),
+    "trailing newline in the cipher list": ({"redis_session_store_tls_ciphers": GOOD_CIPHERS + "\n"},
+                                            "redis_session_store_tls_ciphers"),
+    "newline in a bind address": ({"redis_session_store_bind": ["127.0.0.1\nenable-debug-command yes"]},
+                                  "redis_session_store_bind[0]"),
+    "newline in the admin rules": ({"redis_session_store_admin_rules": "~* +@all\nenable-debug-command yes"},
+                                   "redis_session_store_admin_rules"),
+    "quote in the save setting": ({"redis_session_store_save": '3600 1"\nenable-debug-command "yes'},
+                                  "redis_session_store_save"),
+    "newline in the HA group": ({**GOOD_HA, "redis_session_store_ha_group": "all\nenable-debug-command yes"},
+                                "redis_session_store_ha_group"),
     "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
                                               "session_pki_renew_days"),
 }
