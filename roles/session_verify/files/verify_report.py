@@ -8,7 +8,9 @@ Reads the suite's JUnit XML (pytest --junitxml) and writes into OUT_DIR:
 - junit.xml: the same JUnit XML.
 Both are redacted: every password of the verification context (keys ending
 in "password", as the suite's conftest does) is replaced by <redacted>,
-wherever it appears. Nothing else is read from the context.
+wherever it appears, literally or encoded (percent, JSON, PHP, repr, base64,
+hex: suite/redaction.py, shared with the suite). Nothing else is read from
+the context.
 
     verify_report.py --junit junit.xml --context context.json --tests-dir roles/session_verify/files/suite --out DIR
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
+import importlib.util
 import json
 import re
 import sys
@@ -72,9 +76,27 @@ def secrets(node: Any) -> list[str]:
 
 
 def redact(text: str, hidden: list[str]) -> str:
-    for secret in hidden:
-        text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every secret of ``hidden`` replaced by <redacted>, in each of its encoded forms."""
+    return str(_redaction().redact(text, _forms(tuple(hidden))))
+
+
+@functools.cache
+def _forms(hidden: tuple[str, ...]) -> list[str]:
+    return list(_redaction().all_forms(hidden))
+
+
+def _redaction() -> Any:
+    """The suite's redaction module (suite/redaction.py next to this script), loaded once."""
+    module = sys.modules.get("redaction")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("redaction", Path(__file__).resolve().parent / "suite"
+                                                      / "redaction.py")
+        if spec is None or spec.loader is None:
+            raise ImportError("suite/redaction.py is missing next to verify_report.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["redaction"] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 def redact_xml(root: ET.Element, hidden: list[str]) -> None:

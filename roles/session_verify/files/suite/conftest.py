@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redaction
 import testinfra
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -51,13 +52,14 @@ def _secrets(node: Any) -> Iterator[str]:
 
 
 SECRETS: list[str] = sorted(set(_secrets(CONTEXT)), key=len, reverse=True)
+# Every form a secret may take in a failure message: percent-encoded, JSON-, PHP- or
+# repr-escaped, base64, hex (redaction.py).
+SECRET_FORMS: list[str] = redaction.all_forms(SECRETS)
 
 
 def redact(text: str) -> str:
-    """The text with every secret of the context replaced by <redacted>."""
-    for secret in SECRETS:
-        text = text.replace(secret, REDACTED)
-    return text
+    """The text with every secret of the context, in any of its encoded forms, replaced by <redacted>."""
+    return redaction.redact(text, SECRET_FORMS)
 
 
 @pytest.hookimpl(wrapper=True)
