@@ -312,6 +312,7 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
     store_names = _store_names(groups, hostvars, store_groups, host)
     protected = [_norm(str(defaults[k])) for k in ("config_dir", "files_dir", "tls_dir", "share_dir")
                  if defaults.get(k)]
+    kit_accounts = _kit_accounts(groups, hostvars, store_groups)
 
     for index, app in enumerate(eff):
         raw = apps[index]
@@ -345,11 +346,29 @@ def problems(apps: Any, defaults: Mapping[str, Any], groups: Mapping[str, Any], 
         elif user in PRIVILEGED_USERS or user.startswith(PRIVILEGED_USER_PREFIXES):
             errors.append(f"{_var(index, app, 'user')} must be a dedicated user of this app, not the system or "
                           f"service account {user!r} (default php-NAME).")
+        elif user in kit_accounts:
+            errors.append(f"{_var(index, app, 'user')} must be a dedicated user of this app, not {user!r}: the kit "
+                          "uses that account itself (the PostgreSQL session GC, whose peer login deletes sessions).")
         children = app["max_children"]
         if children is None or children < 1:
             errors.append(f"{_var(index, app, 'max_children')} (or php_session_app_pm_max_children) must be >= 1.")
         errors.extend(_store_problems(index, app, raw, groups, hostvars, defaults))
     return errors
+
+
+# The PostgreSQL store's GC system user when the inventory does not name it.
+DEFAULT_GC_ROLE = "session_gc"
+
+
+def _kit_accounts(groups: Mapping[str, Any], hostvars: Any, store_groups: set[str]) -> set[str]:
+    """System accounts the kit's store roles create (an app pool must not run as one of them)."""
+    accounts = {DEFAULT_GC_ROLE}
+    for group in sorted(store_groups):
+        for member in groups.get(group, []) or []:
+            role = _host_fact(hostvars, str(member), "postgresql_session_store_gc_role")
+            if isinstance(role, str) and role and "{" not in role:
+                accounts.add(role)
+    return accounts
 
 
 def _server_name_problems(index: int, app: Mapping[str, Any], store_names: Mapping[str, str]) -> list[str]:
