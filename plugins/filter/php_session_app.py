@@ -14,7 +14,6 @@ The role keeps its logic here so it is testable without a host:
 from __future__ import annotations
 
 import fnmatch
-import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -142,12 +141,12 @@ def _store_view(app: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Any
 
 
 def _norm(path: str) -> str:
-    return posixpath.normpath(re.sub("/+", "/", path))
+    return rules.norm_path(path)
 
 
 def _within(path: str, parent: str) -> bool:
-    """Whether `path` is `parent` or below it (both normalized)."""
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
+    """Whether `path` is `parent` or below it (the kit's shared rule)."""
+    return rules.within(path, parent)
 
 
 def dir_problem(path: Any) -> str:

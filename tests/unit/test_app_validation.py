@@ -55,7 +55,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     # Issue 22 item 7: reserved accounts, private directories, configuration-line strings.
     **{f"pool runs as {user}": ({"php_session_app_apps": apps_with(2, user=user)},
                                 "php_session_app_apps[2] (notes).user")
-       for user in ("haproxy", "etcd", "valkey", "systemd-network", "patroni", "_apt", "session_gc")},
+       for user in ("haproxy", "etcd", "patroni", "session_gc")},
     "docroot inside php_session_app_files_dir": (
         {"php_session_app_apps": apps_with(2, docroot="/var/lib/php-session-app/notes/public")},
         "php_session_app_apps[2] (notes).docroot"),

@@ -175,7 +175,7 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "quote in the save setting": ({"redis_session_store_save": '3600 1"\nenable-debug-command "yes'},
                                   "redis_session_store_save"),
     "newline in the HA group": ({**GOOD_HA, "redis_session_store_ha_group": "all\nenable-debug-command yes"},
-                                "redis_session_store_ha_group"),
+                                "redis_session_store_ha_group must not contain control characters"),
     "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
                                               "session_pki_renew_days"),
 }
