@@ -177,7 +177,7 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                  "postgresql_session_store_app_connection_limit"),
     "an app without connections": (pg_apps({"name": "idle", "password": "I" * 24, "connection_limit": 0}),
                                    "postgresql_session_store_apps[2] (idle).connection_limit"),
-    "limits over max_connections": ({"postgresql_session_store_app_connection_limit": 30},
+    "limits over max_connections": ({"postgresql_session_store_app_connection_limit": 40},
                                     "postgresql_session_store_max_connections (100)"),
     "limits over a lowered max_connections": ({"postgresql_session_store_max_connections": 60},
                                               "postgresql_session_store_max_connections (60)"),
