@@ -604,6 +604,7 @@ def client_view(apps: list[Mapping[str, Any]], groups: Mapping[str, Any], host: 
             "user": app["user"],
             "group": app["group"],
             "config_file": app["config_file"],
+            "docroot": app["docroot"],
             "pool_file": f"{pool_dir}/{app['pool']}.conf",
             "socket": app["socket"],
             "files_dir": app["files_dir"],

@@ -18,7 +18,13 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*\.?")
 
 APPS_VAR = "postgresql_session_store_apps"
-APP_KEYS = {"name", "password", "table", "idle_timeout", "absolute_timeout"}
+APP_KEYS = {"name", "password", "table", "idle_timeout", "absolute_timeout", "connection_limit"}
+# Connections per app login role when neither the app nor
+# postgresql_session_store_app_connection_limit says (4 app hosts x the app
+# role's default 5 FPM workers, each holding one persistent connection).
+DEFAULT_CONNECTION_LIMIT = 20
+# PostgreSQL's default superuser_reserved_connections / reserved_connections.
+DEFAULT_SUPERUSER_RESERVED = 3
 # Role name of an app; its default table is "session_data_<name>" (fits 63).
 APP_NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -148,11 +154,12 @@ def dcs_member(pair: Any) -> dict[str, str]:
 
 
 def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_table: str, idle_timeout: Any,
-                   absolute_timeout: Any) -> list[dict[str, Any]]:
+                   absolute_timeout: Any, connection_limit: Any = DEFAULT_CONNECTION_LIMIT) -> list[dict[str, Any]]:
     """Every application of the store: ``postgresql_session_store_apps`` plus the deprecated
     single-app variables (``app_role``/``app_password``/``table``) when the password is set.
 
-    Each entry: name (login role), password, table, idle_timeout, absolute_timeout.
+    Each entry: name (login role), password, table, idle_timeout, absolute_timeout, connection_limit
+    (None when it is not an integer).
     """
     result: list[dict[str, Any]] = []
     for raw in apps if isinstance(apps, list) else []:
@@ -165,6 +172,7 @@ def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_tab
             "table": str(raw.get("table") or f"session_data_{name}"),
             "idle_timeout": as_int(raw.get("idle_timeout", idle_timeout)),
             "absolute_timeout": as_int(raw.get("absolute_timeout", absolute_timeout)),
+            "connection_limit": as_int(raw.get("connection_limit", connection_limit)),
             "legacy": False,
         })
     if legacy_password not in (None, ""):
@@ -174,6 +182,7 @@ def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_tab
             "table": str(legacy_table),
             "idle_timeout": as_int(idle_timeout),
             "absolute_timeout": as_int(absolute_timeout),
+            "connection_limit": as_int(connection_limit),
             "legacy": True,
         })
     return result
@@ -246,6 +255,46 @@ def app_problems(apps: Any, legacy_role: str, legacy_password: Any, legacy_table
         if dupes:
             errors.append(f"{APPS_VAR} (with the deprecated postgresql_session_store_app_role/table): {key} must "
                           f"be unique per store (repeated: {', '.join(dupes)}).")
+    return errors
+
+
+def connection_problems(apps: Any, max_connections: Any, extra_settings: Any, other_connections: Any) -> list[str]:
+    """Why the apps' connection limits do not fit the server (empty: they do); each message names the variable.
+
+    ``apps`` are the effective apps (effective_apps). Every app login role needs a limit >= 1 (-1, no
+    limit, lets one app take every connection), and the limits together with the superuser's and the
+    kit's own reserve must fit max_connections, so a busy app can exhaust only its own share.
+    """
+    errors: list[str] = []
+    limits: list[tuple[str, int]] = []
+    for index, app in enumerate(apps if isinstance(apps, list) else []):
+        label = "postgresql_session_store_app_connection_limit"
+        if not app.get("legacy"):
+            label = f"{APPS_VAR}[{index}] ({app['name']}).connection_limit (or {label})"
+        limit = app.get("connection_limit")
+        if not isinstance(limit, int) or limit < 1:
+            errors.append(f"{label} must be an integer >= 1 (connections of the app's login role; -1, no limit, "
+                          f"lets one app take every connection of the store), got {limit!r}.")
+        else:
+            limits.append((str(app["name"]), limit))
+    settings = extra_settings if isinstance(extra_settings, Mapping) else {}
+    superuser = as_int(settings.get("superuser_reserved_connections", DEFAULT_SUPERUSER_RESERVED))
+    reserved = as_int(settings.get("reserved_connections", 0))
+    other, maximum = as_int(other_connections), as_int(max_connections)
+    if other is None or other < 1:
+        errors.append(f"postgresql_session_store_other_connections must be an integer >= 1 (the GC job, "
+                      f"monitoring, the kit's own tools), got {other_connections!r}.")
+    if errors or maximum is None or superuser is None or reserved is None or other is None:
+        return errors
+    total = sum(limit for _, limit in limits) + superuser + reserved + other
+    if total > maximum:
+        apps_text = " + ".join(f"{name} {limit}" for name, limit in limits)
+        errors.append(
+            f"{APPS_VAR}: the app login roles' connection limits ({apps_text}) plus superuser_reserved_connections "
+            f"({superuser}), reserved_connections ({reserved}) and postgresql_session_store_other_connections "
+            f"({other}) come to {total}, above postgresql_session_store_max_connections ({maximum}): lower "
+            "postgresql_session_store_app_connection_limit or an app's connection_limit, or raise "
+            "postgresql_session_store_max_connections.")
     return errors
 
 
@@ -463,11 +512,13 @@ def login_entries(pair: Iterable[Any]) -> list[dict[str, Any]]:
     untouched (password None: left as it is) while a rotation is under way and it can still log in.
     """
     app, plan = list(pair)
-    entries = [{"role": str(plan["current"]), "password": str(app["password"]), "login": True}]
+    limit = app.get("connection_limit")
+    entries = [{"role": str(plan["current"]), "password": str(app["password"]), "login": True,
+                "connection_limit": limit}]
     for role in plan["roles"]:
         if role != plan["current"]:
             entries.append({"role": str(role), "password": None if role in plan["login"] else "",
-                            "login": role in plan["login"]})
+                            "login": role in plan["login"], "connection_limit": limit})
     return entries
 
 
@@ -486,6 +537,7 @@ def client_apps(apps: Iterable[Mapping[str, Any]], clients_dir: str,
         "login_roles": login_roles(str(app["name"])),
         "password": str(app["password"]), "table": str(app["table"]),
         "idle_timeout": app["idle_timeout"], "absolute_timeout": app["absolute_timeout"],
+        "connection_limit": app.get("connection_limit"),
         "client_cert_local": f"{clients_dir}/{current.get(str(app['name']), str(app['name']))}.crt",
         "client_key_local": f"{clients_dir}/{current.get(str(app['name']), str(app['name']))}.key",
     } for app in apps]
@@ -506,6 +558,7 @@ class FilterModule:
             "postgresql_session_store_conf_value": conf_value,
             "postgresql_session_store_effective_apps": effective_apps,
             "postgresql_session_store_app_problems": app_problems,
+            "postgresql_session_store_connection_problems": connection_problems,
             "postgresql_session_store_password_problem": password_problem,
             "postgresql_session_store_logging_problems": logging_problems,
             "postgresql_session_store_log_directory_problem": log_directory_problem,

@@ -271,6 +271,18 @@ def check_ini(text: str, php_ini: bool = False) -> list[str]:
     return problems
 
 
+def check_opcache_ini(text: str) -> list[str]:
+    """The pools' OPcache isolation: a php.ini whose permission and root checks are on (issue 22, item 2)."""
+    problems = check_ini(text, php_ini=True)
+    settings = dict(line.split(" = ", 1) for _, line in _lines(text, ";") if " = " in line)
+    for key in ("opcache.validate_permission", "opcache.validate_root"):
+        if settings.get(key) != "1":
+            problems.append(f"{key} must be 1 (one app could read another's config through the shared OPcache)")
+    if not settings.get("opcache.restrict_api", "").strip('"').startswith("/nonexistent/"):
+        problems.append("opcache.restrict_api must name a directory no script lives in")
+    return problems
+
+
 def check_php(text: str) -> list[str]:
     problems = [] if text.startswith("<?php\n") else ["must start with <?php"]
     code = _strip_strings(text, "//")
@@ -350,6 +362,7 @@ CHECKS: dict[str, Callable[[str, str, str], list[str]]] = {
     "pool.conf": lambda text, host, release: check_ini(text),
     "fpm-global.conf": lambda text, host, release: check_ini(text),
     "cli-session.ini": lambda text, host, release: check_ini(text, php_ini=True),
+    "fpm-opcache.ini": lambda text, host, release: check_opcache_ini(text),
     "nginx-app.conf": lambda text, host, release: check_nginx(text),
     "nginx-default.conf": lambda text, host, release: check_nginx(text),
 }

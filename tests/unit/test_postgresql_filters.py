@@ -153,13 +153,15 @@ def test_login_plan_refuses_two_login_roles_without_the_password() -> None:
 
 
 def test_login_entries_keep_the_waiting_role_shut_and_a_rotation_under_way_untouched() -> None:
-    app = {"name": "shop", "password": PASSWORD}
+    app = {"name": "shop", "password": PASSWORD, "connection_limit": 20}
     plan = _plan([_row("shop", True, PASSWORD), _row("shop_b", False, None)])
-    assert PG.login_entries([app, plan]) == [{"role": "shop", "password": PASSWORD, "login": True},
-                                             {"role": "shop_b", "password": "", "login": False}]
+    assert PG.login_entries([app, plan]) == [
+        {"role": "shop", "password": PASSWORD, "login": True, "connection_limit": 20},
+        {"role": "shop_b", "password": "", "login": False, "connection_limit": 20}]
     plan = _plan([_row("shop", True, "x"), _row("shop_b", True, PASSWORD)])
-    assert PG.login_entries([app, plan]) == [{"role": "shop_b", "password": PASSWORD, "login": True},
-                                             {"role": "shop", "password": None, "login": True}]
+    assert PG.login_entries([app, plan]) == [
+        {"role": "shop_b", "password": PASSWORD, "login": True, "connection_limit": 20},
+        {"role": "shop", "password": None, "login": True, "connection_limit": 20}]
 
 
 def test_both_login_roles_get_the_app_grants_and_the_view_names_the_role_in_use() -> None:
@@ -190,3 +192,38 @@ def test_app_after_a_rotation_uses_the_second_role_with_its_own_certificate_file
     assert resolved["postgresql"]["user"] == "ledger_b"
     assert resolved["client_cert"] == {"name": "books-client-ledger_b", "cert": "/tls/books-client-ledger_b.crt",
                                        "key": "/tls/books-client-ledger_b.key", "common_name": "ledger_b"}
+
+
+def _limited(*limits: Any) -> list[dict[str, Any]]:
+    apps = PG.effective_apps([{"name": f"app{i}", "password": "S" * 20, "connection_limit": limit}
+                              for i, limit in enumerate(limits)], "session_app", "", "session_data", 1800, 28800)
+    return list(apps)
+
+
+def test_every_app_gets_a_connection_limit_by_default() -> None:
+    apps = PG.effective_apps([{"name": "shop", "password": "S" * 20}], "session_app", "P" * 20, "session_data",
+                             1800, 28800)
+    assert [a["connection_limit"] for a in apps] == [20, 20]
+    apps = PG.effective_apps([{"name": "shop", "password": "S" * 20}, {"name": "ledger", "password": "L" * 20,
+                              "connection_limit": "7"}], "session_app", "", "session_data", 1800, 28800, 12)
+    assert [a["connection_limit"] for a in apps] == [12, 7]
+    plan = {"current": "shop", "roles": ["shop", "shop_b"], "login": ["shop"]}
+    assert [e["connection_limit"] for e in PG.login_entries([apps[0], plan])] == [12, 12]
+
+
+def test_connection_limits_must_be_positive_and_fit_max_connections() -> None:
+    assert PG.connection_problems(_limited(20, 20), 100, {}, 5) == []
+    # 92 + 3 superuser + 5 other = 100: fits exactly; one more does not.
+    assert PG.connection_problems(_limited(46, 46), 100, {}, 5) == []
+    over = PG.connection_problems(_limited(46, 47), 100, {}, 5)
+    assert len(over) == 1 and "postgresql_session_store_max_connections (100)" in over[0] and "101" in over[0], over
+    assert "app0 46 + app1 47" in over[0]
+    # superuser_reserved_connections and reserved_connections of extra_settings count.
+    assert PG.connection_problems(_limited(40, 40), 100, {"superuser_reserved_connections": 10,
+                                                          "reserved_connections": "6"}, 5) != []
+    for bad in (-1, 0, "many", None):
+        problems = PG.connection_problems(_limited(10, bad), 100, {}, 5)
+        assert problems and "postgresql_session_store_apps[1] (app1).connection_limit" in problems[0], problems
+    assert "postgresql_session_store_other_connections" in PG.connection_problems(_limited(10), 100, {}, 0)[0]
+    legacy = PG.effective_apps([], "session_app", "P" * 20, "session_data", 1800, 28800, -1)
+    assert "postgresql_session_store_app_connection_limit must" in PG.connection_problems(legacy, 100, {}, 5)[0]

@@ -199,6 +199,18 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "role absolute below idle": ({"postgresql_session_store_absolute_timeout": 60},
                                  "postgresql_session_store_absolute_timeout"),
     "certificate lifetime over 366 days": ({"session_pki_cert_valid_days": 397}, "session_pki_cert_valid_days"),
+    # connection limits (issue 22, item 6): every app role limited, the limits fit max_connections
+    "no connection limit (-1)": ({"postgresql_session_store_app_connection_limit": -1},
+                                 "postgresql_session_store_app_connection_limit"),
+    "an app without connections": (pg_apps({"name": "idle", "password": "I" * 24, "connection_limit": 0}),
+                                   "postgresql_session_store_apps[2] (idle).connection_limit"),
+    "limits over max_connections": ({"postgresql_session_store_app_connection_limit": 40},
+                                    "postgresql_session_store_max_connections (100)"),
+    "limits over a lowered max_connections": ({"postgresql_session_store_max_connections": 60},
+                                              "postgresql_session_store_max_connections (60)"),
+    "superuser reserve leaves no room": ({"postgresql_session_store_extra_settings":
+                                          {"superuser_reserved_connections": 40}},
+                                         "superuser_reserved_connections (40)"),
     # Bring your own certificate (session_pki's interface, shared by every role): the files must exist.
     "missing provided certificate": ({"session_pki_mode": "provided", "session_pki_provided_ca_cert": __file__,
                                       "session_pki_provided_cert": "/nonexistent/cert.pem",

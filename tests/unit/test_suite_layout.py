@@ -40,7 +40,8 @@ def families() -> dict[str, set[str]]:
         "single-node Redis": {n for n in names if n.startswith("test_redis_") and not n.startswith("test_redis_ha_")},
         "single-node PostgreSQL": {n for n in names
                                    if n.startswith("test_postgresql_") and not n.startswith("test_postgresql_ha_")},
-        "apps": {n for n in names if n.startswith("test_app_") and n != "test_app_postgresql.py"},
+        # The PostgreSQL app files also run where an HA PostgreSQL store serves an app.
+        "apps": {n for n in names if n.startswith("test_app_") and not n.startswith("test_app_postgresql")},
     }
 
 

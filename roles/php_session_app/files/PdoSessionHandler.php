@@ -16,15 +16,25 @@
 //     attacker-chosen ids;
 //   - idle AND absolute timeout: a row idle longer than idleTimeout or
 //     created longer than absoluteTimeout ago is gone;
-//   - one INSERT .. ON CONFLICT per write instead of SELECT COUNT + UPDATE or
-//     INSERT, and read() reuses the row validateId() has just fetched;
+//   - a destroyed or regenerated-away session never comes back: only an id
+//     this request did not find live (a new id: create_sid, regenerate,
+//     strict mode) is INSERTed (ON CONFLICT DO NOTHING: never over another
+//     row); a session read live in this request is UPDATEd by id, so a
+//     request in flight across another request's session_destroy() or
+//     session_regenerate_id(true) writes nothing once the row is gone; an
+//     id destroyed in this request is never written again;
+//   - one clock: every timestamp written (created_at, modified_at) and every
+//     expiry cutoff read is the database's now() (epoch seconds, as the
+//     store's GC timer compares them), never the app host's time();
+//     read() reuses the row validateId() has just fetched;
 //   - updateTimestamp() (lazy_write) touches modified_at only;
 //   - a lost connection (SQLSTATE class 08, 57P01-57P03 admin/crash
 //     shutdown, 25006 a demoted primary, HY000 libpq without a SQLSTATE) is
 //     reopened ONCE and the statement run again: with a multi-host DSN
 //     (target_session_attrs=read-write) the new connection finds the new
 //     primary after a failover. Each statement is one autocommit statement,
-//     so running it again is safe (the upsert and deletes are idempotent).
+//     so running it again is safe (insert-if-absent, update and delete by id
+//     are idempotent).
 // created_at: a new row (new session, or session_regenerate_id() / a new id
 // after session_destroy() in the same request) inherits the created_at of
 // the session this handler read in the request, so regenerating never
@@ -49,6 +59,12 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     /** SQLSTATEs (or classes, 2 characters) after which the connection is reopened once. */
     private const RECONNECT_STATES = ['08', '57P01', '57P02', '57P03', '25006', 'HY000'];
 
+    /** The database's clock in epoch seconds (the only clock of expiry; the GC timer uses it too). */
+    private const NOW = 'CAST(extract(epoch FROM now()) AS bigint)';
+
+    /** "No absolute timeout": a span no row is older than (now - it stays inside bigint). */
+    private const NO_LIMIT = 1 << 62;
+
     private readonly string $table;
 
     /** @var array{0: string, 1: string|false}|null the row validateId() fetched last */
@@ -56,6 +72,15 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
 
     /** created_at of the live session read in this request (inherited by new rows) */
     private ?int $createdAt = null;
+
+    /** @var array<string, true> ids read live in this request: written by UPDATE only */
+    private array $live = [];
+
+    /** @var array<string, true> ids destroyed in this request: never written again */
+    private array $destroyed = [];
+
+    /** Writes of this request that found their row gone (destroyed meanwhile; for tests and logs). */
+    public int $lostWrites = 0;
 
     /** @var array<string, PDOStatement> statements of this request, by SQL */
     private array $statements = [];
@@ -142,49 +167,88 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
         return $this->checked[1] !== false;
     }
 
+    /** Also records whether the row existed: write() UPDATEs a session read live, INSERTs only a new id. */
     public function read(string $id): string|false
     {
         $data = $this->checked !== null && $this->checked[0] === $id ? $this->checked[1] : $this->fetchLive($id);
         $this->checked = null;
-        return $data === false ? '' : $data;
+        if ($data === false) {
+            unset($this->live[$id]);
+            return '';
+        }
+        $this->live[$id] = true;
+        return $data;
     }
 
     public function write(string $id, string $data): bool
     {
-        // A new row inherits created_at (see the header); an existing row keeps its own.
-        $now = time();
-        $this->run(
-            'INSERT INTO %s (session_id, data, created_at, modified_at) VALUES (:id, :data, :created, NULL) '
-            . 'ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data, modified_at = :now',
+        if (isset($this->destroyed[$id])) {
+            return true;
+        }
+        if (isset($this->live[$id])) {
+            // Read live in this request: only ever an UPDATE. A row deleted
+            // meanwhile (logout, regenerate_id(true), GC) stays deleted.
+            $stmt = $this->run(
+                'UPDATE %s SET data = :data, modified_at = ' . self::NOW . ' WHERE session_id = :id',
+                [':data' => [$data, PDO::PARAM_LOB], ':id' => [$id, PDO::PARAM_STR]]
+            );
+            if ($stmt->rowCount() === 0) {
+                unset($this->live[$id]);
+                $this->lostWrites++;
+            }
+            return true;
+        }
+        // A new id. It inherits created_at (see the header); a request
+        // without a live session starts the database's now(). An existing
+        // row is never overwritten (a collision, or an id that was never
+        // read: nothing of this request belongs in it).
+        $created = $this->createdAt;
+        $stmt = $this->run(
+            'INSERT INTO %s (session_id, data, created_at, modified_at) '
+            . 'VALUES (:id, :data, COALESCE(CAST(:created AS bigint), ' . self::NOW . '), NULL) '
+            . 'ON CONFLICT (session_id) DO NOTHING',
             [':id' => [$id, PDO::PARAM_STR], ':data' => [$data, PDO::PARAM_LOB],
-             ':created' => [$this->createdAt ?? $now, PDO::PARAM_INT], ':now' => [$now, PDO::PARAM_INT]]
+             ':created' => [$created, $created === null ? PDO::PARAM_NULL : PDO::PARAM_INT]]
         );
+        if ($stmt->rowCount() === 1) {
+            $this->live[$id] = true;
+        }
         return true;
     }
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        $this->run('UPDATE %s SET modified_at = :now WHERE session_id = :id',
-                   [':now' => [time(), PDO::PARAM_INT], ':id' => [$id, PDO::PARAM_STR]]);
+        if (isset($this->destroyed[$id])) {
+            return true;
+        }
+        $this->run('UPDATE %s SET modified_at = ' . self::NOW . ' WHERE session_id = :id',
+                   [':id' => [$id, PDO::PARAM_STR]]);
         return true;
     }
 
     public function destroy(string $id): bool
     {
         $this->checked = null;
+        unset($this->live[$id]);
+        $this->destroyed[$id] = true;
         $this->run('DELETE FROM %s WHERE session_id = :id', [':id' => [$id, PDO::PARAM_STR]]);
         return true;
     }
 
     public function gc(int $max_lifetime): int|false
     {
-        $now = time();
         $stmt = $this->run(
-            'DELETE FROM %s WHERE COALESCE(modified_at, created_at) < :idle OR created_at < :absolute',
-            [':idle' => [$now - $this->idleTimeout, PDO::PARAM_INT],
-             ':absolute' => [$this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN, PDO::PARAM_INT]]
+            'DELETE FROM %s WHERE COALESCE(modified_at, created_at) < ' . self::NOW . ' - CAST(:idle AS bigint) '
+            . 'OR created_at < ' . self::NOW . ' - CAST(:absolute AS bigint)',
+            [':idle' => [$this->idleTimeout, PDO::PARAM_INT], ':absolute' => [$this->absoluteSeconds(), PDO::PARAM_INT]]
         );
         return $stmt->rowCount();
+    }
+
+    /** The absolute timeout in seconds; "no limit" (0) as a span no row can be older than. */
+    private function absoluteSeconds(): int
+    {
+        return $this->absoluteTimeout > 0 ? $this->absoluteTimeout : self::NO_LIMIT;
     }
 
     /**
@@ -193,12 +257,12 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
      */
     private function fetchLive(string $id): string|false
     {
-        $now = time();
         $stmt = $this->run(
             'SELECT data, created_at FROM %s WHERE session_id = :id '
-            . 'AND COALESCE(modified_at, created_at) >= :idle AND created_at >= :absolute',
-            [':id' => [$id, PDO::PARAM_STR], ':idle' => [$now - $this->idleTimeout, PDO::PARAM_INT],
-             ':absolute' => [$this->absoluteTimeout > 0 ? $now - $this->absoluteTimeout : PHP_INT_MIN, PDO::PARAM_INT]]
+            . 'AND COALESCE(modified_at, created_at) >= ' . self::NOW . ' - CAST(:idle AS bigint) '
+            . 'AND created_at >= ' . self::NOW . ' - CAST(:absolute AS bigint)',
+            [':id' => [$id, PDO::PARAM_STR], ':idle' => [$this->idleTimeout, PDO::PARAM_INT],
+             ':absolute' => [$this->absoluteSeconds(), PDO::PARAM_INT]]
         );
         $row = $stmt->fetch(PDO::FETCH_NUM);
         $stmt->closeCursor();

@@ -16,7 +16,11 @@
 //   files      - PHP's "files" handler.
 //
 //   GET  /probe/session -> {"id": "<session id>", "count": n, "framework": f}
+//   GET  /probe/session?sleep_ms=n -> the same, n ms (at most 5000) between
+//                          reading and writing the session: a slow request,
+//                          for the suite's race tests
 //   POST /probe/login   -> regenerate the id (old one destroyed), {"id": "<new id>", "framework": f}
+//   POST /probe/logout  -> destroy the session in the store, {"id": "", "framework": f}
 //   (f: "phalcon <Phalcon\Support\Version::get()>" or "php")
 //
 // Everything it keeps lives under one reserved entry, '_kit_probe' (count,
@@ -126,6 +130,17 @@ final class ProbeSession
         session_regenerate_id(true);
     }
 
+    /** Log out: the session is destroyed in the store. */
+    public static function destroy(): void
+    {
+        if (self::$manager !== null) {
+            self::$manager->destroy();
+            return;
+        }
+        $_SESSION = [];
+        session_destroy();
+    }
+
     /** Empty the session (the probe's entry is the only one it ever writes). */
     public static function clear(): void
     {
@@ -169,9 +184,19 @@ try {
         ProbeSession::start($config);
         probe_enforce_absolute_timeout((int) $config['absoluteTimeout']);
         $state = ProbeSession::state();
+        // A slow request (bounded): the session is read now, written at exit.
+        $sleepMs = min(max((int) ($_GET['sleep_ms'] ?? 0), 0), 5000);
+        if ($sleepMs > 0) {
+            usleep($sleepMs * 1000);
+        }
         $state['count'] = ($state['count'] ?? 0) + 1;
         ProbeSession::save($state);
         probe_reply(200, ['id' => ProbeSession::id(), 'count' => $state['count']]);
+    }
+    if ($path === '/probe/logout' && $method === 'POST') {
+        ProbeSession::start($config);
+        ProbeSession::destroy();
+        probe_reply(200, ['id' => '']);
     }
     // Like /probe/session, but the session is written (committed in the
     // store) BEFORE the reply: a 200 means the write was acknowledged. The
