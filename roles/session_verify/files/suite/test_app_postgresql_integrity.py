@@ -83,7 +83,8 @@ def test_a_request_in_flight_does_not_bring_back_an_ended_session(pg_app: App, e
 
 
 def _backends(app: App, role: str) -> int:
-    return int(psql(primary_of(named_store(app)), f"SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = '{role}'"))
+    return int(psql(primary_of(named_store(app)),
+                    f"SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = '{role}'"))
 
 
 def test_app_login_roles_have_a_connection_limit(pg_app: App) -> None:
