@@ -29,6 +29,9 @@
 //   implements it too.
 // - Data is stored unserialized ("none" serializer): the same bytes PHP's
 //   native redis/files handlers write, so both can serve the same sessions.
+// - Phalcon's Redis adapter releases its session lock with EVAL, which the
+//   kit's stores refuse to app users: KitRedisAdapter releases it with EVALSHA
+//   of the script the stores preload (docs/redis-tenants.md).
 // - Adapter\Stream writes session files with the process umask (0644 under
 //   PHP-FPM; PHP's files handler writes 0600): PrivateStreamAdapter writes
 //   them 0600 (found by the live probe under FPM, docs/phalcon.md).
@@ -96,7 +99,7 @@ final class PhalconSession
         $options = $config['options'] ?? [];
         switch ($config['adapter'] ?? '') {
             case 'redis':
-                return new RedisAdapter(new AdapterFactory(new SerializerFactory()), self::redisOptions($config));
+                return new KitRedisAdapter(new AdapterFactory(new SerializerFactory()), self::redisOptions($config));
             case 'stream':
                 $prefix = (string) ($options['prefix'] ?? '');
                 $savePath = (string) ($options['savePath'] ?? '');
@@ -147,6 +150,37 @@ final class PhalconSession
             // Lock keys are PREFIX<id>-lock: inside the ACL pattern.
             'lockingEnabled' => (bool) ($o['lockingEnabled'] ?? false),
         ];
+    }
+}
+
+if (class_exists(RedisAdapter::class)) {
+    /**
+     * Phalcon's Redis adapter, but the session lock is released with EVALSHA of
+     * phpredis' release script, which the store preloads on every node: Phalcon
+     * (5.18) sends EVAL of its own script text, and the kit's stores refuse EVAL
+     * to every app user (one tenant's EVAL could stall the store for all;
+     * docs/redis-tenants.md). Same semantics: delete the lock only if it still
+     * holds our token. Without the script (NOSCRIPT) the lock expires after
+     * lockExpiry seconds instead.
+     */
+    class KitRedisAdapter extends RedisAdapter
+    {
+        /** SHA-1 of phpredis' LOCK_RELEASE_LUA_STR (redis_session.c), loaded by redis_session_store. */
+        public const LOCK_RELEASE_SHA = 'b70c2384248f88e6b75b9f89241a180f856ad852';
+
+        protected function releaseLock(): void
+        {
+            if ($this->lockAcquired !== true) {
+                return;
+            }
+            $client = $this->adapter->getAdapter();
+            $released = $client->rawCommand('EVALSHA', self::LOCK_RELEASE_SHA, 1, $this->lockKey, $this->lockToken);
+            if ($released === false) {
+                error_log('session-kit: the session lock was not released (it expires): ' . (string) $client->getLastError());
+            }
+            $this->lockAcquired = false;
+            $this->lockToken = '';
+        }
     }
 }
 
