@@ -62,8 +62,9 @@ def postgresql(move: bool) -> dict[str, dict[str, Any]]:
             continue
         rows = {str(r["Member"]): str(r["Role"]).lower() for r in patroni_members(members[1])}
         others = [m["name"] for m in members[1:]]
-        # Synchronous mode: Patroni switches over only to a synchronous standby.
-        candidate = next((n for n in others if rows.get(n) == "sync standby"), others[0])
+        # Synchronous (Patroni 3: "Sync Standby") or quorum (Patroni 4: "Quorum Standby") mode: Patroni switches
+        # over only to a synchronous standby.
+        candidate = next((n for n in others if rows.get(n) in ("sync standby", "quorum standby")), others[0])
         host_for(members[1]["name"]).check_output(
             "patronictl -c %s switchover %s --candidate %s --force", PATRONI_CONFIG, scope, candidate)
         deadline = time.monotonic() + TIMEOUT
