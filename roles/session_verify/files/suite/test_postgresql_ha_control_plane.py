@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +212,39 @@ def _put(host: Any, path: str, content: str) -> None:
     args = {"dest": path, "content": content, "mode": "0644"}
     result = host.ansible("ansible.builtin.copy", json.dumps(args), check=False, become=True)
     assert not result.get("failed"), result
+
+
+def _from_control_node(url: str, method: str, ca: str, cert: str, key: str, data: str = "") -> tuple[int, str]:
+    """An HTTPS request from the control node (status 0: no HTTP answer)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    request = urllib.request.Request(url, data=data.encode() if data else None, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=ctx, timeout=5) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, f"{type(exc).__name__} {exc}"
+
+
+def test_the_operators_dcs_certificate_works_and_a_kit_one_does_not(cluster: list[Store],
+                                                                     context: dict[str, Any]) -> None:
+    """The operator's tooling certificate (session_pki local_client, trust domain dcs) reads etcd and the
+    REST API from the control node; the suite's own PostgreSQL client certificate (the kit's CA) does not."""
+    dcs = context.get("dcs_client") or {}
+    assert dcs and Path(dcs["cert"]).is_file(), f"no operator DCS client certificate: {dcs}"
+    target = cluster[0]
+    etcd = f"https://{target['ha_address']}:{target['etcd_port']}/v3/kv/range"
+    api = f"https://{target['ha_address']}:{target['patroni_api_port']}/patroni"
+    code, body = _from_control_node(etcd, "POST", dcs["ca"], dcs["cert"], dcs["key"], KV_RANGE_ALL)
+    assert code == 200 and '"kvs"' in body, f"the operator's certificate on etcd: {code} {body[:300]}"
+    code, body = _from_control_node(api, "GET", dcs["ca"], dcs["cert"], dcs["key"])
+    assert code in (200, 503) and '"state"' in body, f"the operator's certificate on the REST API: {code} {body[:300]}"
+    kit = (str(target["client_cert_local"]), str(target["client_key_local"]))
+    assert Path(kit[0]).is_file(), f"no kit client certificate of the suite: {kit[0]}"
+    code, body = _from_control_node(etcd, "POST", dcs["ca"], *kit, KV_RANGE_ALL)
+    assert refused(code, body), f"etcd served a kit certificate: {code} {body[:300]}"
+    code, body = _from_control_node(api, "GET", dcs["ca"], *kit)
+    assert refused(code, body), f"the REST API answered a kit certificate: {code} {body[:300]}"
