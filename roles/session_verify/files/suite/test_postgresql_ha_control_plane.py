@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,6 +126,16 @@ def test_patroni_api_refuses_anonymous_plaintext_and_passwordless_clients(cluste
 # --- trust domains: a certificate of the kit's app-facing CA owns nothing here -----------
 
 KV_RANGE_ALL = '{"key":"AA==","range_end":"AA=="}'
+# Failures on the client's own side: they would make a refusal test pass without etcd or Patroni
+# having refused anything (the app host could not reach or verify the server).
+CLIENT_SIDE = ("CERTIFICATE_VERIFY_FAILED", "Connection refused", "No route", "unreachable", "timed out",
+               "Name or service", "No such file")
+
+
+def refused(code: int, body: str) -> bool:
+    """The server refused: an HTTP 401/403, or no HTTP answer because the TLS session was ended by the
+    server (an alert, a reset), not because the client could not reach or verify it."""
+    return code in (401, 403) or (code == 0 and not any(s in body for s in CLIENT_SIDE))
 
 
 def _app_client_cert(context: dict[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -153,14 +167,14 @@ def test_an_app_hosts_certificate_is_refused_by_etcd(cluster: list[Store], conte
     foreign_client = {**foreign, "ca": "/tmp/kit-suite-dcs-ca.crt"}
     try:
         code, body = http_from(host, f"https://{base}/v3/kv/range", "POST", data=KV_RANGE_ALL, **foreign_client)
-        assert code in (0, 401, 403), f"etcd served Patroni's keys to an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"etcd served Patroni's keys to an app host's certificate: {code} {body[:300]}"
         code, body = http_from(host, f"https://{base}/v3/kv/put", "POST",
                                data='{"key":"L3NlcnZpY2Uva2l0LXN1aXRl","value":"eA=="}', **foreign_client)
-        assert code in (0, 401, 403), f"etcd took a write from an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"etcd took a write from an app host's certificate: {code} {body[:300]}"
         # The peer port as well (a member's certificate is needed there).
         peer = f"{target['ha_address']}:2380"
         code, body = http_from(host, f"https://{peer}/members", **foreign_client)
-        assert code in (0, 401, 403), f"etcd's peer port answered an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"etcd's peer port answered an app host's certificate: {code} {body[:300]}"
     finally:
         host.run("rm -f /tmp/kit-suite-dcs-ca.crt")
 
@@ -176,7 +190,7 @@ def test_an_app_hosts_certificate_is_refused_by_the_patroni_api(cluster: list[St
     foreign_client = {**foreign, "ca": "/tmp/kit-suite-dcs-ca.crt"}
     try:
         code, body = http_from(host, f"https://{base}/patroni", **foreign_client)
-        assert code in (0, 401, 403), f"the REST API answered an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"the REST API answered an app host's certificate: {code} {body[:300]}"
         # A harmless PATCH (the ttl the cluster has), with the right password: refused all the same.
         member = _certs(cluster[1])
         code, body = http_from(host_for(cluster[1]["name"]), f"https://{base}/config", **member)
@@ -184,11 +198,11 @@ def test_an_app_hosts_certificate_is_refused_by_the_patroni_api(cluster: list[St
         same = json.dumps({"ttl": json.loads(body)["ttl"]})
         code, body = http_from(host, f"https://{base}/config", "PATCH", data=same, user=target["patroni_api_user"],
                                password=target["patroni_api_password"], **foreign_client)
-        assert code in (0, 401, 403), f"PATCH /config with an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"PATCH /config with an app host's certificate: {code} {body[:300]}"
         code, body = http_from(host, f"https://{base}/switchover", "POST", data='{"leader":"none-such"}',
                                user=target["patroni_api_user"], password=target["patroni_api_password"],
                                **foreign_client)
-        assert code in (0, 401, 403), f"POST /switchover with an app host's certificate: {code} {body[:300]}"
+        assert refused(code, body), f"POST /switchover with an app host's certificate: {code} {body[:300]}"
     finally:
         host.run("rm -f /tmp/kit-suite-dcs-ca.crt")
 
@@ -198,3 +212,39 @@ def _put(host: Any, path: str, content: str) -> None:
     args = {"dest": path, "content": content, "mode": "0644"}
     result = host.ansible("ansible.builtin.copy", json.dumps(args), check=False, become=True)
     assert not result.get("failed"), result
+
+
+def _from_control_node(url: str, method: str, ca: str, cert: str, key: str, data: str = "") -> tuple[int, str]:
+    """An HTTPS request from the control node (status 0: no HTTP answer)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    request = urllib.request.Request(url, data=data.encode() if data else None, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=ctx, timeout=5) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, f"{type(exc).__name__} {exc}"
+
+
+def test_the_operators_dcs_certificate_works_and_a_kit_one_does_not(cluster: list[Store],
+                                                                     context: dict[str, Any]) -> None:
+    """The operator's tooling certificate (session_pki local_client, trust domain dcs) reads etcd and the
+    REST API from the control node; the suite's own PostgreSQL client certificate (the kit's CA) does not."""
+    dcs = context.get("dcs_client") or {}
+    assert dcs and Path(dcs["cert"]).is_file(), f"no operator DCS client certificate: {dcs}"
+    target = cluster[0]
+    etcd = f"https://{target['ha_address']}:{target['etcd_port']}/v3/kv/range"
+    api = f"https://{target['ha_address']}:{target['patroni_api_port']}/patroni"
+    code, body = _from_control_node(etcd, "POST", dcs["ca"], dcs["cert"], dcs["key"], KV_RANGE_ALL)
+    assert code == 200 and '"kvs"' in body, f"the operator's certificate on etcd: {code} {body[:300]}"
+    code, body = _from_control_node(api, "GET", dcs["ca"], dcs["cert"], dcs["key"])
+    assert code in (200, 503) and '"state"' in body, f"the operator's certificate on the REST API: {code} {body[:300]}"
+    kit = (str(target["client_cert_local"]), str(target["client_key_local"]))
+    assert Path(kit[0]).is_file(), f"no kit client certificate of the suite: {kit[0]}"
+    code, body = _from_control_node(etcd, "POST", dcs["ca"], *kit, KV_RANGE_ALL)
+    assert refused(code, body), f"etcd served a kit certificate: {code} {body[:300]}"
+    code, body = _from_control_node(api, "GET", dcs["ca"], *kit)
+    assert refused(code, body), f"the REST API answered a kit certificate: {code} {body[:300]}"
