@@ -107,3 +107,10 @@ def test_app_store_checks_go_to_the_primary_found_at_run_time() -> None:
     for path in sorted(SUITE.glob("*.py")):
         text = path.read_text()
         assert not re.search(r"\bstore_host\b", text) or path.name == "app_client.py", path.name
+
+
+def test_lab_templates_parse() -> None:
+    """A syntax error in endpoints.json.j2 only showed after a whole lab run (an if-expression in an if tag)."""
+    env = jinja2.Environment()
+    for name in ("endpoints.json.j2", "lab-summary.txt.j2"):
+        env.parse((ROOT / "templates" / name).read_text())
