@@ -81,14 +81,17 @@ def primary_of(store: Store, timeout: float = 60) -> Store:
     if not is_ha(store):
         return store
     deadline = time.monotonic() + timeout
+    errors: dict[str, str] = {}
     while True:
         for member in members_of(store):
             try:
                 if not in_recovery(member):
                     return member
-            except Exception: # a member that is down is not the primary
+            except Exception as exc:  # a member that is down is not the primary
+                errors[member["name"]] = f"{type(exc).__name__}: {str(exc)[-300:]}"
                 continue
-        assert time.monotonic() < deadline, f"no primary among {[m['name'] for m in members_of(store)]}"
+        assert time.monotonic() < deadline, \
+            f"no primary among {[m['name'] for m in members_of(store)]} (last errors: {errors})"
         time.sleep(1)
 
 
