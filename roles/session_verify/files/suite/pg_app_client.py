@@ -146,7 +146,7 @@ def db_now(app: App) -> int:
 
 def connect_as_app(store: dict[str, Any], entry: dict[str, Any]) -> psycopg.Connection[Any]:
     """The app's role on the store; for an HA store the member that accepts writes now (multi-host
-    DSN over every member, target_session_attrs=read-write: after a failover it is not store_host)."""
+    DSN over every member, target_session_attrs=read-write: after a failover not the member the client view names)."""
     nodes = list(store.get("nodes") or []) if store.get("ha") else []
     params: dict[str, Any] = {
         "host": ",".join(str(n["client_host"]) for n in nodes) if nodes else store["host"],
