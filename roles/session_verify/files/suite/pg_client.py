@@ -14,6 +14,7 @@ import struct
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -55,6 +56,12 @@ def connect(store: Store, *, user: str | None = None, password: str | None = Non
         "connect_timeout": 10, "application_name": "session-verify",
     }
     if needs_cert(store) if with_cert is None else with_cert:
+        # libpq sends no certificate when the file is missing, and the server
+        # then refuses with "requires a valid client certificate": name the
+        # missing file instead (playbooks/verify_clients.yml issues them).
+        for path in (who["client_cert_local"], who["client_key_local"]):
+            assert Path(path).is_file(), \
+                f"the suite's client certificate {path} for role {params['user']} was never issued"
         params["sslcert"] = who["client_cert_local"]
         params["sslkey"] = who["client_key_local"]
     params.update(kwargs)
