@@ -43,10 +43,11 @@ def _eku(host: Any, path: str) -> set[str]:
     return {names.get(o, o.dotted_string) for o in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
 
 
-def test_server_certificate_authenticates_no_client(ha_node: Store) -> None:
-    """tls-cert-file: serverAuth alone; tls-client-cert-file (replication, Sentinel links): clientAuth alone."""
-    host = host_for(ha_node["name"])
-    conf = _read(host, ha_node["conf_file"])
+def test_server_certificate_authenticates_no_client(redis_store: Store) -> None:
+    """tls-cert-file: serverAuth alone; tls-client-cert-file (replication, Sentinel links): clientAuth alone.
+    Every Redis store, HA or not (the single-node scenarios run it too)."""
+    host = host_for(redis_store["name"])
+    conf = _read(host, redis_store["conf_file"])
     files = dict(line.split(" ", 1) for line in conf.splitlines()
                  if line.startswith("tls-") and line.endswith((".crt", ".key")))
     assert _eku(host, files["tls-cert-file"]) == {"serverAuth"}, files["tls-cert-file"]
