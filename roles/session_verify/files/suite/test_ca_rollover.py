@@ -55,11 +55,22 @@ def servers() -> list[Server]:
     return found
 
 
-def bundle() -> str:
-    """The control node's trust bundle, as every store's and app's client view names it."""
-    paths = {str(e["ca_cert_local"]) for key in ("redis", "postgresql", "apps") for e in CONTEXT.get(key, [])}
-    assert len(paths) == 1, f"the client views name several CA files: {paths}"
+def _domain(server: Server) -> str:
+    """The server's trust domain (session_pki README "Trust domains"): redis for Redis, else kit."""
+    return "redis" if server[0].startswith("redis ") else "kit"
+
+
+def bundle(domain: str = "kit") -> str:
+    """The control node's trust bundle of a trust domain, as its stores' and apps' client views name it."""
+    keys = ("redis",) if domain == "redis" else ("postgresql", "apps")
+    paths = {str(e["ca_cert_local"]) for key in keys for e in CONTEXT.get(key, [])}
+    assert len(paths) == 1, f"the {domain} client views name several CA files: {paths}"
     return paths.pop()
+
+
+def old_ca(domain: str = "kit") -> Path:
+    """The domain's CA before the rollover (kept aside by the side effect)."""
+    return record("old-redis-ca.crt" if domain == "redis" else "old-ca.crt")
 
 
 def certificates(path: str | Path) -> list[x509.Certificate]:
@@ -121,10 +132,11 @@ def test_the_loops_sessions_survived() -> None:
         assert session["count"] == counts["requests"], (url, session, counts)
 
 
-def test_the_bundle_holds_the_new_ca_alone() -> None:
-    """After step drop the trust bundle (control node) is one CA, not the old one."""
-    old = certificates(record("old-ca.crt"))
-    trusted = certificates(bundle())
+@pytest.mark.parametrize("domain", ["kit", "redis"])
+def test_the_bundle_holds_the_new_ca_alone(domain: str) -> None:
+    """After step drop each trust domain's bundle (control node) is one CA, not the old one."""
+    old = certificates(old_ca(domain))
+    trusted = certificates(bundle(domain))
     assert len(old) == 1
     assert len(trusted) == 1, [c.subject.rfc4514_string() for c in trusted]
     assert trusted[0] != old[0]
@@ -134,28 +146,29 @@ def test_the_bundle_holds_the_new_ca_alone() -> None:
 @pytest.mark.parametrize("server", servers(), ids=lambda s: s[0])
 def test_server_presents_a_certificate_of_the_new_ca(server: Server) -> None:
     """Every server's certificate is signed by the new CA; the new bundle verifies it, the old CA does not."""
-    new_ca = certificates(bundle())[0]
-    old_ca = certificates(record("old-ca.crt"))[0]
+    domain = _domain(server)
+    new_ca = certificates(bundle(domain))[0]
+    former = certificates(old_ca(domain))[0]
     cert = peer_certificate(server)
     cert.verify_directly_issued_by(new_ca)
     with pytest.raises((ValueError, InvalidSignature)):
-        cert.verify_directly_issued_by(old_ca)
-    assert verifies(server, bundle()), f"{server[0]}: the new bundle does not verify it"
-    assert not verifies(server, record("old-ca.crt")), f"{server[0]}: the old CA still verifies it"
+        cert.verify_directly_issued_by(former)
+    assert verifies(server, bundle(domain)), f"{server[0]}: the new bundle does not verify it"
+    assert not verifies(server, old_ca(domain)), f"{server[0]}: the old CA still verifies it"
 
 
 def test_old_ca_client_certificate_is_refused_by_redis(client_cert: tuple[str, str] | None) -> None:
     """Redis (tls-auth-clients) refuses a client certificate of the old CA and accepts one of the new."""
     stores = CONTEXT.get("redis", [])
     assert stores, "no Redis store in the verification context"
-    old = (str(record("old-client.crt")), str(record("old-client.key")))
+    old = (str(record("old-redis-client.crt")), str(record("old-redis-client.key")))
     assert client_cert, "no client certificate of the suite (new CA)"
     for store in stores:
         host, port = str(store["host"]), int(store["port"])
         assert str(store["tls_auth_clients"]) in ("yes", "optional"), "the store does not check client certificates"
-        refused = handshake(host, port, host, client_context(bundle(), cert=old))
+        refused = handshake(host, port, host, client_context(bundle("redis"), cert=old))
         assert not refused.ok, f"{store['name']} accepted a client certificate of the old CA"
-        assert handshake(host, port, host, client_context(bundle(), cert=client_cert)).ok
+        assert handshake(host, port, host, client_context(bundle("redis"), cert=client_cert)).ok
 
 
 def test_old_ca_client_certificate_is_refused_by_postgresql() -> None:

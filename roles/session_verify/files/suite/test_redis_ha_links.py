@@ -83,8 +83,8 @@ def _throwaway_replica(store: Store, primary: Store, password: str) -> str:
     tls = f"/etc/session-kit/tls/{store['engine']}"
     config = "\n".join([
         "port 0", "tls-port 16999", "bind 127.0.0.1", "tls-replication yes", "tls-auth-clients no",
-        f"tls-cert-file {tls}.crt", f"tls-key-file {tls}.key", f"tls-client-cert-file {tls}.crt",
-        f"tls-client-key-file {tls}.key", "tls-ca-cert-file /etc/session-kit/tls/ca.crt",
+        f"tls-cert-file {tls}.crt", f"tls-key-file {tls}.key", f"tls-client-cert-file {tls}-peer.crt",
+        f"tls-client-key-file {tls}-peer.key", "tls-ca-cert-file /etc/session-kit/tls/ca-redis.crt",
         "dir /tmp/kit-throwaway-replica", "appendonly no", 'save ""', "daemonize no",
         f"replicaof {primary['announce_host']} {primary['tls_port']}",
         f"masteruser {store['replication_user']}", f"masterauth {password}",
@@ -97,7 +97,7 @@ def _throwaway_replica(store: Store, primary: Store, password: str) -> str:
         "set -u; exec 3<&0; rm -rf /tmp/kit-throwaway-replica; mkdir -m 0700 /tmp/kit-throwaway-replica; "
         f"timeout 12 {prefix}-server - <&3 >/tmp/kit-throwaway-replica.log 2>&1 & server=$!; "
         "for _ in $(seq 16); do sleep 0.5; "
-        f"info=$({prefix}-cli --tls --cacert /etc/session-kit/tls/ca.crt -h 127.0.0.1 -p 16999 INFO replication"
+        f"info=$({prefix}-cli --tls --cacert /etc/session-kit/tls/ca-redis.crt -h 127.0.0.1 -p 16999 INFO replication"
         " 2>/dev/null); case $info in *master_link_status:up*) break;; esac; done; "
         'printf "%s\\n" "$info"; kill "$server" 2>/dev/null; wait; '
         "rm -rf /tmp/kit-throwaway-replica /tmp/kit-throwaway-replica.log"
