@@ -59,7 +59,7 @@ lint: venv collections ## yamllint, ansible-lint (production), ruff, mypy
 
 .PHONY: unit
 unit: venv collections ## Unit tests of the Python code and the docs sync
-	$(BIN)/pytest -q -n auto tests/unit
+	$(BIN)/pytest -q -n auto --dist loadfile tests/unit
 
 .PHONY: collection-test
 collection-test: venv collections ## Build the collection tarball, install it in a scratch project, use it (~30 s)

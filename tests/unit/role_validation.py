@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,26 +48,6 @@ def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.Com
     )
 
 
-def assert_refused_early(tmp_path: Path, role: str, good: dict[str, Any], case: str, override: dict[str, Any],
-                         variable: str) -> None:
-    """The role refuses ``good`` changed by ``override`` before any host change, naming ``variable``."""
-    # A None value removes the variable: "missing" rather than "empty".
-    extra = {k: v for k, v in {**good, **override}.items() if v is not None}
-    result = run_role(tmp_path, role, extra)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert variable in output, output[-2000:]
-    assert not any(m in output for m in PAST_VALIDATION), f"{case}: validation let the value through: " + output[-2000:]
-
-
-def assert_passes_validation(tmp_path: Path, role: str, good: dict[str, Any]) -> None:
-    """Control: valid input gets past validation and fails only later."""
-    result = run_role(tmp_path, role, good)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert any(m in output for m in PAST_VALIDATION), output[-2000:]
-
-
 # --- php_session_app: fake store hosts whose client view is plain host vars --------------------
 
 REDIS_VIEW = {
@@ -86,21 +67,23 @@ GOOD_APPS: list[dict[str, Any]] = [
 ]
 
 
+def app_store_groups(redis_view: bool | dict[str, Any] = True) -> dict[str, Any]:
+    """The inventory groups of the fake store hosts (``redis_view``: as for run_app_role)."""
+    return {
+        "redis_session_stores": {"hosts": {"fake-redis": {"redis_session_store_client": (
+            redis_view if isinstance(redis_view, dict) else REDIS_VIEW)} if redis_view else {}}},
+        "postgresql_session_stores": {"hosts": {"fake-pg": {"postgresql_session_store_client": PG_VIEW,
+                                                            "ansible_host": "pg1.example.org"}}},
+        "empty_stores": {"hosts": {}},
+    }
+
+
 def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool | dict[str, Any] = True) -> str:
     """Run php_session_app's validation; ``redis_view``: the fake Redis store's client view (True:
     REDIS_VIEW, False: none published)."""
     target = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
               "ansible_ssh_common_args": "-o ConnectTimeout=2"}
-    inventory = {"all": {
-        "hosts": {"target": target},
-        "children": {
-            "redis_session_stores": {"hosts": {"fake-redis": {"redis_session_store_client": (
-                redis_view if isinstance(redis_view, dict) else REDIS_VIEW)} if redis_view else {}}},
-            "postgresql_session_stores": {"hosts": {"fake-pg": {"postgresql_session_store_client": PG_VIEW,
-                                                                "ansible_host": "pg1.example.org"}}},
-            "empty_stores": {"hosts": {}},
-        },
-    }}
+    inventory = {"all": {"hosts": {"target": target}, "children": app_store_groups(redis_view)}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "vars.json").write_text(json.dumps({"role_under_test": "php_session_app", **extra}))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
@@ -119,3 +102,160 @@ def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool | di
 GOOD_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
 # A well-formed sha256 of a Phalcon source archive.
 SHA = "a" * 64
+
+
+# --- batched runs: all cases of a module in one ansible-playbook run ----------------------------
+#
+# Spawning ansible-playbook costs seconds; validating one case costs a fraction of that. So a
+# module's cases run in ONE ansible-playbook run: one inventory host per case, whose host vars are
+# that case's variables, and one play per case host (the play is tests/unit/validation/play.yml's,
+# limited to that host). A play per case keeps what a role computes over "the play's hosts"
+# (ansible_play_hosts_all, run_once) to that case alone, as in a run of its own. A play whose
+# hosts all fail would end the whole run, so every play also holds ANCHOR, a host that skips the
+# role and never fails. The ansible.posix.json stdout callback gives each host's task results,
+# from which each case's outcome is judged exactly as from a run of its own.
+#
+# VALIDATION_BATCH=0 runs every case alone (one ansible-playbook run each), for debugging one case.
+# Cases that need the inventory to themselves run alone anyway (see needs_own_run).
+
+BATCH = os.environ.get("VALIDATION_BATCH", "1") != "0"
+ANCHOR = "validation-anchor"
+TARGET: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
+                          "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+
+
+def needs_own_run(variables: dict[str, Any]) -> bool:
+    """HA checks count the hosts of a group (``all`` in the HA cases): with every case in the
+    inventory, that group would hold them all, so these cases get an inventory of their own.
+    (Also run alone: a case whose message is only in the label of a no_log loop item, which the
+    JSON report does not keep; in the batch such a case fails, it cannot pass wrongly.)"""
+    return any(variables.get(f"{store}_ha") for store in ("redis_session_store", "postgresql_session_store"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One case's result: did its host fail, and its task results as text (messages verbatim)."""
+
+    failed: bool
+    text: str
+    log: str  # the run's stderr (warnings, errors of ansible-playbook itself), for failure messages
+
+    def tail(self, size: int = 2000) -> str:
+        return (self.text + self.log)[-size:]
+
+
+def _result_text(host: str, task: str, result: dict[str, Any]) -> str:
+    shown = {k: v for k, v in result.items() if k != "invocation"}  # as the default callback hides it
+    if result.get("unreachable"):
+        status = f"fatal: [{host}]: UNREACHABLE!"
+    elif result.get("failed"):
+        status = f"fatal: [{host}]: FAILED!"
+    elif result.get("skipped"):
+        status = f"skipping: [{host}]"
+    else:
+        status = f"ok: [{host}]"
+    if not (result.get("unreachable") or result.get("failed") or result.get("_ansible_verbose_always")):
+        return f"TASK [{task}]\n{status}\n"  # the default callback shows no more of an ok result
+    msg = result.get("msg")
+    return f"TASK [{task}]\n{status} => {json.dumps(shown, ensure_ascii=False, default=str)}\n" + (
+        f"{msg}\n" if isinstance(msg, str) else "")
+
+
+def run_cases(workdir: Path, role: str, cases: dict[str, dict[str, Any]],
+              groups: dict[str, Any] | None = None) -> dict[str, Outcome]:
+    """Run ``role`` once for every case (host vars: the case's variables) in ONE ansible-playbook
+    run; ``groups``: more inventory groups (the app role's fake store hosts). One case alone runs
+    as before batching: play.yml, its variables as extra vars, the default callback's output."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if len(cases) == 1:
+        return {name: _run_alone(workdir, role, variables, groups) for name, variables in cases.items()}
+    hosts = {name: f"case-{i}" for i, name in enumerate(cases)} if len(cases) > 1 else {n: "target" for n in cases}
+    inventory_hosts: dict[str, Any] = {hosts[n]: {**TARGET, "role_under_test": role, **v} for n, v in cases.items()}
+    plays = []
+    for host in hosts.values():
+        play_hosts = [host, ANCHOR] if len(cases) > 1 else [host]
+        plays.append({"name": f"Validate role input ({host})", "hosts": ",".join(play_hosts), "gather_facts": False,
+                      "tasks": [{"name": "Run the role",
+                                 "ansible.builtin.include_role": {"name": "hardened.sessions.{{ role_under_test }}"},
+                                 "when": f"inventory_hostname != '{ANCHOR}'"}]})
+    if len(cases) > 1:
+        inventory_hosts[ANCHOR] = {"ansible_connection": "local"}
+    inventory = {"all": {"hosts": inventory_hosts, "children": groups or {}}}
+    (workdir / "hosts.yml").write_text(json.dumps(inventory))
+    (workdir / "play.yml").write_text(json.dumps(plays))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}",
+           # The JSON report alone on stdout: no profile_tasks (an empty list is refused).
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json"}
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    result = subprocess.run(
+        [str(playbook), "-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120 + 5 * len(cases), check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"ansible-playbook gave no JSON report (rc {result.returncode}):\n"
+                             + (result.stdout + result.stderr)[-3000:]) from None
+    outcomes = {}
+    for name, host in hosts.items():
+        texts = [_result_text(host, task["task"]["name"], task["hosts"][host])
+                 for play in report["plays"] for task in play["tasks"] if host in task["hosts"]]
+        stats = report["stats"].get(host, {})
+        outcomes[name] = Outcome(failed=bool(stats.get("failures") or stats.get("unreachable")),
+                                 text="".join(texts), log=result.stderr)
+    if len(cases) > 1 and report["stats"].get(ANCHOR, {}).get("failures"):
+        raise AssertionError("the anchor host failed: " + result.stderr[-2000:])
+    return outcomes
+
+
+def _run_alone(workdir: Path, role: str, variables: dict[str, Any], groups: dict[str, Any] | None) -> Outcome:
+    (workdir / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"target": TARGET}, "children": groups or {}}}))
+    (workdir / "vars.json").write_text(json.dumps({"role_under_test": role, **variables}))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    result = subprocess.run(
+        [str(playbook), "-i", str(workdir / "hosts.yml"), str(PLAY), "-e", f"@{workdir / 'vars.json'}",
+         "--limit", "target"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
+    )
+    return Outcome(failed=result.returncode != 0, text=result.stdout + result.stderr, log="")
+
+
+class Cases:
+    """A module's cases, run together on first use (or each alone: VALIDATION_BATCH=0)."""
+
+    def __init__(self, workdir: Path, role: str, cases: dict[str, dict[str, Any]],
+                 groups: dict[str, Any] | None = None) -> None:
+        self.workdir, self.role, self.cases, self.groups = workdir, role, cases, groups
+        self.outcomes: dict[str, Outcome] = {}
+
+    def __getitem__(self, name: str) -> Outcome:
+        if name not in self.outcomes:
+            if BATCH and not needs_own_run(self.cases[name]):
+                batch = {n: v for n, v in self.cases.items() if not needs_own_run(v)}
+                self.outcomes.update(run_cases(self.workdir / "batch", self.role, batch, self.groups))
+            else:
+                workdir = self.workdir / f"case-{list(self.cases).index(name)}"
+                self.outcomes.update(run_cases(workdir, self.role, {name: self.cases[name]}, self.groups))
+        return self.outcomes[name]
+
+
+def case_vars(good: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``good`` changed by ``override``; a None value removes the variable ("missing", not "empty")."""
+    return {k: v for k, v in {**good, **override}.items() if v is not None}
+
+
+def check_refused_early(outcome: Outcome, case: str, variable: str) -> None:
+    """The case's host was refused before any host change, with a message naming ``variable``."""
+    assert outcome.failed, outcome.tail()
+    assert variable in outcome.text, outcome.tail()
+    assert not any(m in outcome.text for m in PAST_VALIDATION), (
+        f"{case}: validation let the value through: " + outcome.tail())
+
+
+def check_passes_validation(outcome: Outcome) -> None:
+    """Control: the case's host got past validation and failed only later."""
+    assert outcome.failed, outcome.tail()
+    assert any(m in outcome.text for m in PAST_VALIDATION), outcome.tail()

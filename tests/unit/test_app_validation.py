@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_validation import GOOD_APPS, GOOD_CIPHERS, PAST_VALIDATION, REDIS_VIEW, SHA, run_app_role
+from role_validation import (
+    GOOD_APPS,
+    GOOD_CIPHERS,
+    PAST_VALIDATION,
+    REDIS_VIEW,
+    SHA,
+    Cases,
+    app_store_groups,
+    run_app_role,
+)
 
 
 def apps_with(index: int, **changes: Any) -> list[dict[str, Any]]:
@@ -155,12 +164,23 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Cases:
+    """Every case of CASES and the control, run together once (role_validation.Cases); the fake
+    store hosts are the same for all of them."""
+    return Cases(tmp_path_factory.mktemp("app-validation"), "php_session_app", {
+        **{name: {"php_session_app_apps": GOOD_APPS, **override} for name, (override, _) in CASES.items()},
+        "control: good input": {"php_session_app_apps": GOOD_APPS},
+    }, groups=app_store_groups())
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_app_bad_input_fails_early(tmp_path: Path, case: str) -> None:
-    override, needle = CASES[case]
-    output = run_app_role(tmp_path, {"php_session_app_apps": GOOD_APPS, **override})
-    assert needle in output, output[-3000:]
-    assert not any(m in output for m in PAST_VALIDATION), "validation let the value through: " + output[-2000:]
+def test_app_bad_input_fails_early(outcomes: Cases, case: str) -> None:
+    _, needle = CASES[case]
+    outcome = outcomes[case]
+    assert outcome.failed, outcome.tail(3000)
+    assert needle in outcome.text, outcome.tail(3000)
+    assert not any(m in outcome.text for m in PAST_VALIDATION), "validation let the value through: " + outcome.tail()
 
 
 def test_server_name_covering_the_redis_ha_service_name_fails_early(tmp_path: Path) -> None:
@@ -182,8 +202,10 @@ def test_store_without_client_view_fails_early(tmp_path: Path) -> None:
     assert not any(m in output for m in PAST_VALIDATION)
 
 
-def test_app_good_input_passes_validation(tmp_path: Path) -> None:
+def test_app_good_input_passes_validation(outcomes: Cases) -> None:
     """Control: valid input gets past validation and fails only at the host."""
-    output = run_app_role(tmp_path, {"php_session_app_apps": GOOD_APPS})
-    assert any(m in output for m in PAST_VALIDATION), output[-3000:]
+    outcome = outcomes["control: good input"]
+    assert outcome.failed, outcome.tail(3000)
+    assert any(m in outcome.text for m in PAST_VALIDATION), outcome.tail(3000)
+    output = outcome.text + outcome.log
     assert "S" * 24 not in output and "P" * 24 not in output, "a store password reached the output"

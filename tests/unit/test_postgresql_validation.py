@@ -7,11 +7,10 @@ naming the variable; one that let the value through fails later.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from role_validation import assert_passes_validation, assert_refused_early
+from role_validation import Cases, case_vars, check_passes_validation, check_refused_early
 
 ROLE = "postgresql_session_store"
 
@@ -219,13 +218,22 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
 CASES = [(ROLE, name, *case) for name, case in PG_CASES.items()]
 
 
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Cases:
+    """Every case of this module, run together once (role_validation.Cases)."""
+    return Cases(tmp_path_factory.mktemp("postgresql-validation"), ROLE, {
+        **{name: case_vars(GOOD_PG, override) for name, (override, _) in PG_CASES.items()},
+        "control: good input": dict(GOOD_PG),
+    })
+
+
 @pytest.mark.parametrize(("role", "case", "override", "variable"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
-def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: dict[str, Any],
+def test_bad_input_fails_early(outcomes: Cases, role: str, case: str, override: dict[str, Any],
                                variable: str) -> None:
-    assert_refused_early(tmp_path, role, GOOD_PG, case, override, variable)
+    check_refused_early(outcomes[case], case, variable)
 
 
 @pytest.mark.parametrize("role", [ROLE])
-def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
+def test_good_input_passes_validation(outcomes: Cases, role: str) -> None:
     """Control: valid input gets past validation and fails only later."""
-    assert_passes_validation(tmp_path, role, GOOD_PG)
+    check_passes_validation(outcomes["control: good input"])

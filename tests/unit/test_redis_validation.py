@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_validation import GOOD_CIPHERS, GOOD_REDIS, assert_passes_validation, assert_refused_early
+from role_validation import GOOD_CIPHERS, GOOD_REDIS, Cases, case_vars, check_passes_validation, check_refused_early
 
 ROLE = "redis_session_store"
 
@@ -180,32 +180,45 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                               "session_pki_renew_days"),
 }
 CASES = [(ROLE, name, *case) for name, case in REDIS_CASES.items()]
+GOOD_MEMORY: dict[str, dict[str, Any]] = {
+    "32mb sessions": {"redis_session_store_max_session_size": "32mb"},
+    "1 MiB in bytes": {"redis_session_store_max_session_size": "1048576"},
+    "two tenants, sharing accepted": {"redis_session_store_accept_shared_memory": True,
+                                      "redis_session_store_app_users": [
+                                          {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
+                                          {"name": "b", "password": "C" * 24, "key_prefix": "b:"}]},
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Cases:
+    """Every case of this module, run together once (role_validation.Cases)."""
+    return Cases(tmp_path_factory.mktemp("redis-validation"), ROLE, {
+        **{name: case_vars(GOOD_REDIS, override) for name, (override, _) in REDIS_CASES.items()},
+        "control: good input": dict(GOOD_REDIS),
+        **{f"control: {name}": case_vars(GOOD_REDIS, override) for name, override in GOOD_MEMORY.items()},
+        "control: provided certificates": case_vars(GOOD_REDIS, PROVIDED),
+    })
 
 
 @pytest.mark.parametrize(("role", "case", "override", "variable"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
-def test_bad_input_fails_early(tmp_path: Path, role: str, case: str, override: dict[str, Any],
+def test_bad_input_fails_early(outcomes: Cases, role: str, case: str, override: dict[str, Any],
                                variable: str) -> None:
-    assert_refused_early(tmp_path, role, GOOD_REDIS, case, override, variable)
+    check_refused_early(outcomes[case], case, variable)
 
 
 @pytest.mark.parametrize("role", [ROLE])
-def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
+def test_good_input_passes_validation(outcomes: Cases, role: str) -> None:
     """Control: valid input gets past validation and fails only later."""
-    assert_passes_validation(tmp_path, role, GOOD_REDIS)
+    check_passes_validation(outcomes["control: good input"])
 
 
-@pytest.mark.parametrize("override", [
-    {"redis_session_store_max_session_size": "32mb"},
-    {"redis_session_store_max_session_size": "1048576"},
-    {"redis_session_store_accept_shared_memory": True, "redis_session_store_app_users": [
-        {"name": "a", "password": "B" * 24, "key_prefix": "a:"},
-        {"name": "b", "password": "C" * 24, "key_prefix": "b:"}]},
-], ids=["32mb sessions", "1 MiB in bytes", "two tenants, sharing accepted"])
-def test_good_memory_settings_pass_validation(tmp_path: Path, override: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", list(GOOD_MEMORY))
+def test_good_memory_settings_pass_validation(outcomes: Cases, name: str) -> None:
     """Control for the memory rows: the bounds themselves and accepted sharing get past validation."""
-    assert_passes_validation(tmp_path, ROLE, {**GOOD_REDIS, **override})
+    check_passes_validation(outcomes[f"control: {name}"])
 
 
-def test_provided_certificates_pass_validation(tmp_path: Path) -> None:
+def test_provided_certificates_pass_validation(outcomes: Cases) -> None:
     """Control: session_pki's bring-your-own interface with existing files gets past validation."""
-    assert_passes_validation(tmp_path, ROLE, {**GOOD_REDIS, **PROVIDED})
+    check_passes_validation(outcomes["control: provided certificates"])
