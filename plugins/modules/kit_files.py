@@ -198,7 +198,7 @@ def _attrs(path: str) -> dict[str, Any]:
         group: Any = grp.getgrgid(st.st_gid).gr_name
     except KeyError:
         group = st.st_gid
-    return {"owner": owner, "group": group, "mode": "0%03o" % stat.S_IMODE(st.st_mode)}
+    return {"owner": owner, "group": group, "mode": f"0{stat.S_IMODE(st.st_mode):03o}"}
 
 
 def _read_text(path: str) -> str:
@@ -248,7 +248,7 @@ class Applier:
         if mode is not None and entry["state"] != "link":
             want_mode = str(mode)
             if want_mode.isdigit():
-                want_mode = "0%03o" % int(want_mode, 8)
+                want_mode = f"0{int(want_mode, 8):03o}"
                 if want_mode != now["mode"]:
                     before["mode"], after["mode"] = now["mode"], want_mode
         return {"before": before, "after": after} if before else {}
@@ -432,7 +432,7 @@ def main() -> None:
         for entry in entries:
             changed = applier.apply(entry)
             applier.results[entry["key"]] = {"changed": changed, "path": entry["path"], "state": entry["state"]}
-    except Exception as e:  # noqa: BLE001 - atomic_move raises a bare Exception
+    except Exception as e:  # atomic_move raises a bare Exception
         module.fail_json(msg=to_native(e), files=applier.results)
     result: dict[str, Any] = {
         "changed": any(r["changed"] for r in applier.results.values()),
