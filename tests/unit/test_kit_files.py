@@ -104,7 +104,8 @@ def test_check_mode_reports_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_directory_link_and_absent(tmp_path: Path) -> None:
-    entries: list[dict[str, Any]] = [{"path": str(tmp_path / "a" / "b"), "state": "directory", "mode": "0750", "parents": True},
+    entries: list[dict[str, Any]] = [
+               {"path": str(tmp_path / "a" / "b"), "state": "directory", "mode": "0750", "parents": True},
                {"path": str(tmp_path / "a" / "b" / "c"), "state": "directory", "mode": "0700"},
                {"path": str(tmp_path / "link"), "state": "link", "src": "a/b"},
                {"path": str(tmp_path / "old"), "state": "absent"},
