@@ -49,7 +49,7 @@ echo json_encode($out);
 """
 
 ADAPTERS = {
-    "redis": "Phalcon\\Session\\Adapter\\Redis",
+    "redis": "SessionKit\\KitRedisAdapter",  # Phalcon's Redis adapter, lock released by EVALSHA
     "files": "SessionKit\\PrivateStreamAdapter",  # Phalcon's Stream adapter, files 0600
     "postgresql": "SessionKit\\PdoSessionHandler",
 }
