@@ -17,11 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = Path(__file__).parent / "validation" / "play.yml"
 PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
+# The host under test: nothing listens there, so a role that gets past validation fails to connect.
+TARGET: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
+                          "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+
+
+def _playbook(args: list[str], *, timeout: int = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook of this venv with the repository's configuration and collections."""
+    full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}", **env}
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run([str(playbook), *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
+                          timeout=timeout, check=False)
+
+
+def _play_one(workdir: Path, role: str, variables: dict[str, Any],
+              groups: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+    """validation/play.yml on the one host ``target``, ``variables`` as extra vars; ``groups``: more
+    inventory groups (the app role's fake store hosts)."""
+    (workdir / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"target": TARGET}, "children": groups or {}}}))
+    (workdir / "vars.json").write_text(json.dumps({"role_under_test": role, **variables}))
+    return _playbook(["-i", str(workdir / "hosts.yml"), str(PLAY), "-e", f"@{workdir / 'vars.json'}",
+                      "--limit", "target"])
 
 # --- the store roles ---------------------------------------------------------------------------
 
@@ -32,20 +52,7 @@ GOOD_REDIS: dict[str, Any] = {
 
 
 def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
-        "all:\n  hosts:\n    target:\n      ansible_host: 127.0.0.1\n      ansible_port: 9\n"
-        "      ansible_connection: ssh\n      ansible_ssh_common_args: -o ConnectTimeout=2\n"
-    )
-    extra_vars = tmp_path / "vars.json"
-    extra_vars.write_text(json.dumps({"role_under_test": role, **extra}))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(
-        [str(playbook), "-i", str(inventory), str(PLAY), "-e", f"@{extra_vars}"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
-    )
+    return _play_one(tmp_path, role, extra)
 
 
 # --- php_session_app: fake store hosts whose client view is plain host vars --------------------
@@ -81,19 +88,7 @@ def app_store_groups(redis_view: bool | dict[str, Any] = True) -> dict[str, Any]
 def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool | dict[str, Any] = True) -> str:
     """Run php_session_app's validation; ``redis_view``: the fake Redis store's client view (True:
     REDIS_VIEW, False: none published)."""
-    target = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
-              "ansible_ssh_common_args": "-o ConnectTimeout=2"}
-    inventory = {"all": {"hosts": {"target": target}, "children": app_store_groups(redis_view)}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "vars.json").write_text(json.dumps({"role_under_test": "php_session_app", **extra}))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(
-        [str(playbook), "-i", str(tmp_path / "hosts.yml"), str(PLAY), "-e", f"@{tmp_path / 'vars.json'}",
-         "--limit", "target"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
-    )
+    result = _play_one(tmp_path, "php_session_app", extra, app_store_groups(redis_view))
     assert result.returncode != 0
     return result.stdout + result.stderr
 
@@ -120,8 +115,6 @@ SHA = "a" * 64
 
 BATCH = os.environ.get("VALIDATION_BATCH", "1") != "0"
 ANCHOR = "validation-anchor"
-TARGET: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
-                          "ansible_ssh_common_args": "-o ConnectTimeout=2"}
 
 
 def needs_own_run(variables: dict[str, Any]) -> bool:
@@ -183,15 +176,9 @@ def run_cases(workdir: Path, role: str, cases: dict[str, dict[str, Any]],
     inventory = {"all": {"hosts": inventory_hosts, "children": groups or {}}}
     (workdir / "hosts.yml").write_text(json.dumps(inventory))
     (workdir / "play.yml").write_text(json.dumps(plays))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}",
-           # The JSON report alone on stdout: no profile_tasks (an empty list is refused).
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json"}
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(
-        [str(playbook), "-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120 + 5 * len(cases), check=False,
-    )
+    # The JSON report alone on stdout: no profile_tasks (an empty list is refused).
+    result = _playbook(["-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")], timeout=120 + 5 * len(cases),
+                       ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json")
     try:
         report = json.loads(result.stdout)
     except ValueError:
@@ -210,16 +197,7 @@ def run_cases(workdir: Path, role: str, cases: dict[str, dict[str, Any]],
 
 
 def _run_alone(workdir: Path, role: str, variables: dict[str, Any], groups: dict[str, Any] | None) -> Outcome:
-    (workdir / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"target": TARGET}, "children": groups or {}}}))
-    (workdir / "vars.json").write_text(json.dumps({"role_under_test": role, **variables}))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(
-        [str(playbook), "-i", str(workdir / "hosts.yml"), str(PLAY), "-e", f"@{workdir / 'vars.json'}",
-         "--limit", "target"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
-    )
+    result = _play_one(workdir, role, variables, groups)
     return Outcome(failed=result.returncode != 0, text=result.stdout + result.stderr, log="")
 
 

@@ -111,3 +111,32 @@ def settled(group: list[Store], client_cert: tuple[str, str] | None) -> Store:
     result = agreed()
     assert result
     return result
+
+
+def sentinel_replicas(store: Store, client_cert: tuple[str, str] | None) -> set[tuple[str, int]]:
+    """The replicas (address, port) this Sentinel lists for its group, whatever their state."""
+    replies = sentinel_admin(store, client_cert).execute_command("SENTINEL", "REPLICAS", store["ha_name"])
+    return {(str(r["ip"]), int(r["port"])) for r in map(as_dict, replies)}
+
+
+def forget_stale_replicas(group: list[Store], client_cert: tuple[str, str] | None) -> list[str]:
+    """SENTINEL RESET on each Sentinel that lists a replica which is no node of the group (a scratch
+    replica a test ran, a replaced host's old address): Sentinels never drop a replica they once saw.
+    One Sentinel at a time, each back to the group's nodes and peers before the next, so the quorum is
+    never short. The Sentinels it reset."""
+    members = {(s["announce_host"], int(s["tls_port"])) for s in group}
+    reset: list[str] = []
+    for store in group:
+        if sentinel_replicas(store, client_cert) <= members:
+            continue
+        conn = sentinel_admin(store, client_cert)
+        conn.execute_command("SENTINEL", "RESET", store["ha_name"])
+        reset.append(store["name"])
+
+        def rediscovered(store: Store = store) -> bool:
+            peers = sentinel_admin(store, client_cert).execute_command("SENTINEL", "SENTINELS", store["ha_name"])
+            return sentinel_replicas(store, client_cert) <= members and \
+                len(sentinel_replicas(store, client_cert)) == len(group) - 1 and len(peers) == len(group) - 1
+        wait_for(f"{store['name']}'s Sentinel rediscovers its group after RESET", rediscovered, 90)
+    return reset
+

@@ -16,7 +16,16 @@ import pytest
 import redis
 from conftest import host_for
 from redis_client import listening
-from redis_ha_client import Store, admin, as_dict, node, sentinel_admin, settled
+from redis_ha_client import (
+    Store,
+    admin,
+    as_dict,
+    forget_stale_replicas,
+    node,
+    sentinel_admin,
+    sentinel_replicas,
+    settled,
+)
 
 # --- every link is TLS; nothing answers in plaintext ---------------------------------
 
@@ -117,11 +126,18 @@ def test_replica_without_the_replication_password_cannot_sync(ha_group: list[Sto
                                                              client_cert: tuple[str, str] | None) -> None:
     primary = settled(ha_group, client_cert)
     other = next(s for s in ha_group if s is not primary)
-    refused = _throwaway_replica(other, primary, "not-the-replication-password")
-    assert "master_link_status:down" in refused, refused
-    # Control: the same scratch replica with the right password syncs.
-    synced = _throwaway_replica(other, primary, primary["replication_password"])
-    assert "master_link_status:up" in synced, synced
+    try:
+        refused = _throwaway_replica(other, primary, "not-the-replication-password")
+        assert "master_link_status:down" in refused, refused
+        # Control: the same scratch replica with the right password syncs.
+        synced = _throwaway_replica(other, primary, primary["replication_password"])
+        assert "master_link_status:up" in synced, synced
+    finally:
+        # The primary announced the scratch replica to the Sentinels, which keep every replica they
+        # saw: without this, the next suite run counts one replica too many.
+        forget_stale_replicas(ha_group, client_cert)
+    assert all(sentinel_replicas(s, client_cert) <= {(m["announce_host"], int(m["tls_port"])) for m in ha_group}
+               for s in ha_group)
 
 
 # --- writes wait for a replica -------------------------------------------------------
