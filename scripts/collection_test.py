@@ -52,6 +52,9 @@ BIN = Path(sys.executable).parent
 # What the installed collection must carry: every file below these.
 SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta")
 SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml")
+# The oldest ansible-core the collection supports (meta/runtime.yml): collection-test
+# runs the installed tarball on it too (a scratch virtualenv, cached).
+OLDEST_CORE = "2.17.14"
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 # The staging example has a host in each of these (and two app hosts).
 STAGING_GROUPS = ("redis_session_stores", "postgresql_session_stores", "session_apps")

@@ -40,10 +40,15 @@ def test_dependencies_are_ranges_around_the_pins() -> None:
 
 
 def test_runtime_and_changelog_match() -> None:
+    """requires_ansible is the tested range: the oldest core collection-test runs, up to the next minor
+    after the pinned newest one."""
     core = re.search(r"^ansible-core==([\d.]+)$", (ROOT / "requirements.txt").read_text(), re.M)
     assert core
     runtime = yaml.safe_load((ROOT / "meta/runtime.yml").read_text())
     assert _satisfies(core[1], runtime["requires_ansible"])
+    assert _satisfies(ct.OLDEST_CORE, runtime["requires_ansible"])
+    oldest, newest = _version(ct.OLDEST_CORE)[:2], _version(core[1])[:2]
+    assert runtime["requires_ansible"] == f">={oldest[0]}.{oldest[1]}.0,<{newest[0]}.{newest[1] + 1}.0"
     changelog = yaml.safe_load((ROOT / "changelogs/changelog.yaml").read_text())
     assert str(GALAXY["version"]) in changelog["releases"], "release the version with antsibull-changelog"
     assert re.fullmatch(r"[a-z][a-z0-9_]*", GALAXY["namespace"]) and re.fullmatch(r"[a-z][a-z0-9_]*", GALAXY["name"])
@@ -106,3 +111,21 @@ def test_every_playbook_runs_by_fqcn() -> None:
     names = ct.playbooks()
     assert "migrate_sessions" in names
     assert [name for name in names if not name.isidentifier()] == []
+
+
+def test_one_licence_and_namespace_everywhere() -> None:
+    """Every role's meta says what galaxy.yml and LICENSE say (no second identity to pin or audit)."""
+    assert GALAXY["license"] == ["Apache-2.0"]
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
+    floor = re.match(r">=(\d+\.\d+)", yaml.safe_load((ROOT / "meta/runtime.yml").read_text())["requires_ansible"])
+    assert floor
+    metas = sorted((ROOT / "roles").glob("*/meta/main.yml"))
+    assert len(metas) == len(ct.roles()) > 5
+    for path in metas:
+        info = yaml.safe_load(path.read_text())["galaxy_info"]
+        where = path.relative_to(ROOT)
+        assert info["namespace"] == GALAXY["namespace"], f"{where}: namespace {info['namespace']}"
+        assert info["license"] == GALAXY["license"][0], f"{where}: license {info['license']}"
+        assert info["role_name"] == path.parent.parent.name, where
+        assert str(info["min_ansible_version"]) == floor[1], f"{where}: min_ansible_version is not {floor[1]}"
+        assert info["author"] in GALAXY["authors"][0], where
