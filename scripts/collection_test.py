@@ -34,6 +34,7 @@ about a second.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -73,32 +74,51 @@ def collection_name(root: Path = ROOT) -> str:
     return f"{meta['namespace']}.{meta['name']}"
 
 
+def build_ignored(rel: str | Path, root: Path = ROOT) -> bool:
+    """Whether galaxy.yml's build_ignore keeps ``rel`` (or a directory above it) out of the tarball."""
+    patterns = yaml.safe_load((root / "galaxy.yml").read_text())["build_ignore"]
+    parts = Path(rel).parts
+    return any(fnmatch.fnmatch(Path(*parts[:i]).as_posix(), pattern)
+               for i in range(1, len(parts) + 1) for pattern in patterns)
+
+
+# Lab and test-host content: in the checkout, never in the tarball.
+LAB_ONLY = ("roles/kit_testhost/tasks/main.yml", "playbooks/lab.yml", "playbooks/lab_destroy.yml",
+            "playbooks/phalcon_build.yml", "inventories/lab/hosts.yml")
+
+
 def required_files(root: Path = ROOT) -> set[str]:
     """Paths (relative to the root) the tarball must contain."""
     found = {name for name in SHIPPED_FILES if (root / name).is_file()}
     for top in SHIPPED_DIRS:
         for path in (root / top).rglob("*"):
             rel = path.relative_to(root)
-            if path.is_file() and not SKIPPED_PARTS & set(rel.parts) and path.suffix != ".pyc":
+            if (path.is_file() and not SKIPPED_PARTS & set(rel.parts) and path.suffix != ".pyc"
+                    and not build_ignored(rel, root)):
                 found.add(rel.as_posix())
     return found
 
 
+def members(tarball: Path) -> set[str]:
+    """The files of a collection tarball."""
+    with tarfile.open(tarball) as tar:
+        return {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile() or m.issym()}
+
+
 def missing_from(tarball: Path, required: set[str]) -> list[str]:
     """The required files a collection tarball lacks."""
-    with tarfile.open(tarball) as tar:
-        members = {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile() or m.issym()}
-    return sorted(required - members)
+    return sorted(required - members(tarball))
 
 
 def roles(root: Path = ROOT) -> list[str]:
-    """Role names of the collection (every roles/<name>/meta/main.yml)."""
-    return sorted(p.parent.parent.name for p in (root / "roles").glob("*/meta/main.yml"))
+    """Role names of the shipped collection (every roles/<name>/meta/main.yml not build-ignored)."""
+    return sorted(p.parent.parent.name for p in (root / "roles").glob("*/meta/main.yml")
+                  if not build_ignored(p.relative_to(root), root))
 
 
 def playbooks(root: Path = ROOT) -> list[str]:
-    """Playbook names of the collection (playbooks/<name>.yml)."""
-    return sorted(p.stem for p in (root / "playbooks").glob("*.yml"))
+    """Playbook names of the shipped collection (playbooks/<name>.yml not build-ignored)."""
+    return sorted(p.stem for p in (root / "playbooks").glob("*.yml") if not build_ignored(p.relative_to(root), root))
 
 
 def fqcn_play(fqcn: str, role_names: list[str]) -> list[dict[str, object]]:
@@ -269,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         missing = missing_from(tarball, required_files())
         if missing:
             raise SystemExit(f"collection-test: the tarball lacks {len(missing)} file(s): {missing[:20]}")
-        print(f">> {tarball.name}: {len(required_files())} required files present")
+        shipped_lab = sorted(set(LAB_ONLY) & members(tarball))
+        if shipped_lab:
+            raise SystemExit(f"collection-test: lab-only content in the tarball: {shipped_lab}")
+        print(f">> {tarball.name}: {len(required_files())} required files present, no lab content")
         steps.run("install", str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--offline",
                   "-p", str(project / "collections"), str(tarball))
         installed = project / "collections" / "ansible_collections" / fqcn.replace(".", "/")
