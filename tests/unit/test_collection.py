@@ -133,7 +133,8 @@ def test_one_licence_and_namespace_everywhere() -> None:
 
 def _shipped_files() -> list[Path]:
     return [p for top in ("roles", "playbooks", "plugins", "meta") for p in (ROOT / top).rglob("*")
-            if p.is_file() and p.suffix in {".yml", ".yaml", ".j2", ".py"} and not ct.build_ignored(p.relative_to(ROOT))]
+            if p.is_file() and p.suffix in {".yml", ".yaml", ".j2", ".py"}
+            and not ct.build_ignored(p.relative_to(ROOT))]
 
 
 def test_dependencies_are_what_ships_uses() -> None:
