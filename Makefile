@@ -62,8 +62,17 @@ unit: venv collections ## Unit tests of the Python code and the docs sync
 	$(BIN)/pytest -q -n auto --dist loadfile tests/unit
 
 .PHONY: collection-test
-collection-test: venv collections ## Build the collection tarball, install it in a scratch project, use it (~30 s)
+# On the pinned ansible-core and on the oldest supported one (OLDEST_CORE in
+# scripts/collection_test.py, a cached .venv-oldest); offline install with
+# dependencies, ansible-builder, the git tag pin from a clone.
+collection-test: venv collections ## Build the collection tarball, install it in scratch projects, use it (~2 min)
 	$(BIN)/python scripts/collection_test.py
+
+.PHONY: release
+# Version policy and steps: README, "Releasing". Tagging is the last step:
+#   git tag -a v<version> -m 'hardened.sessions <version>'
+release: venv ## Check that galaxy.yml, the changelog and the tag v<version> on HEAD agree
+	$(BIN)/python scripts/release.py
 
 .PHONY: molecule
 # Two lanes share the 2 CPUs (scripts/molecule_lanes.py: longest scenarios in

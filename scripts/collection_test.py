@@ -1,22 +1,30 @@
 #!/usr/bin/env python3
-"""Build the kit's collection tarball, install it into a scratch project and use it.
+"""Build the kit's collection tarball, install it into scratch projects and use it.
 
 `make collection-test` (part of `make test`). In a scratch directory:
 
 1. ``ansible-galaxy collection build`` of this checkout; every file the
    collection must carry (roles/, plugins/, playbooks/, meta/, the README,
-   LICENSE and changelog) has to be in the tarball;
-2. ``ansible-galaxy collection install`` of the tarball into the scratch
-   project (``--no-deps``: the dependencies come from this checkout's pinned
-   ./collections, the offline path; Galaxy is not asked);
-3. from the scratch project only (own ansible.cfg: the installed collection
-   first, then the pinned dependencies; no roles path, no checkout on it):
-   ``ansible-doc -t role`` of every role, ``--syntax-check`` of a playbook
-   that uses every role by FQCN and of every kit playbook of the installed
-   collection (by FQCN, ``hardened.sessions.site``, where the name allows), ``pytest --collect-only`` of the suite
-   shipped in session_verify, and ``hardened.sessions.validate`` against a
-   scratch inventory (the staging example with stand-in secrets instead of
-   its vault) reached over the local connection.
+   LICENSE and changelog, less galaxy.yml's build_ignore) has to be in the
+   tarball, and no lab content (LAB_ONLY);
+2. on the pinned ansible-core, then on the oldest supported one (OLDEST_CORE,
+   a cached .venv-oldest holding it and meta/ee-requirements.txt), from a
+   scratch project only (own ansible.cfg: the installed collection first, then
+   the pinned dependencies; no roles path, no checkout on it):
+   ``ansible-galaxy collection install --no-deps --offline`` of the tarball,
+   ``ansible-doc`` of every role and every filter, ``--syntax-check`` of a
+   playbook that uses every role by FQCN and of every playbook of the
+   installed collection by FQCN, ``pytest --collect-only`` of the suite
+   shipped in session_verify, and ``hardened.sessions.validate`` against both
+   example inventories (stand-in secrets instead of their vaults) reached over
+   the local connection; on the oldest core the render test too;
+3. the tarball installed WITH its dependencies, offline, from a copy
+   install_collections.py makes of galaxy.yml's dependencies (transitively);
+4. ``ansible-builder introspect`` of the installed collection (its
+   meta/execution-environment.yml) and ``ansible-builder create`` of
+   docs/execution-environment.yml;
+5. ``ansible-galaxy collection install git+file://CLONE,v<version>`` from a
+   clone of this repository (the tag made in the clone if absent).
 
 Exits non-zero on the first failure, naming the step.
 
@@ -34,6 +42,7 @@ about a second.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -52,8 +61,13 @@ BIN = Path(sys.executable).parent
 # What the installed collection must carry: every file below these.
 SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta")
 SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml")
+# The oldest ansible-core the collection supports (meta/runtime.yml): collection-test
+# runs the installed tarball on it too (a scratch virtualenv, cached).
+OLDEST_CORE = "2.17.14"
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
-# The staging example has a host in each of these (and two app hosts).
+# The example inventories validate runs on (both ship with the collection).
+EXAMPLES = ("staging", "production")
+# Each example has a host in each of these (and two app hosts).
 STAGING_GROUPS = ("redis_session_stores", "postgresql_session_stores", "session_apps")
 # Stand-ins for the staging example's vault (CHANGE-ME placeholders are refused).
 STAND_INS = {
@@ -70,32 +84,51 @@ def collection_name(root: Path = ROOT) -> str:
     return f"{meta['namespace']}.{meta['name']}"
 
 
+def build_ignored(rel: str | Path, root: Path = ROOT) -> bool:
+    """Whether galaxy.yml's build_ignore keeps ``rel`` (or a directory above it) out of the tarball."""
+    patterns = yaml.safe_load((root / "galaxy.yml").read_text())["build_ignore"]
+    parts = Path(rel).parts
+    return any(fnmatch.fnmatch(Path(*parts[:i]).as_posix(), pattern)
+               for i in range(1, len(parts) + 1) for pattern in patterns)
+
+
+# Lab and test-host content: in the checkout, never in the tarball.
+LAB_ONLY = ("roles/kit_testhost/tasks/main.yml", "playbooks/lab.yml", "playbooks/lab_destroy.yml",
+            "playbooks/phalcon_build.yml", "inventories/lab/hosts.yml")
+
+
 def required_files(root: Path = ROOT) -> set[str]:
     """Paths (relative to the root) the tarball must contain."""
     found = {name for name in SHIPPED_FILES if (root / name).is_file()}
     for top in SHIPPED_DIRS:
         for path in (root / top).rglob("*"):
             rel = path.relative_to(root)
-            if path.is_file() and not SKIPPED_PARTS & set(rel.parts) and path.suffix != ".pyc":
+            if (path.is_file() and not SKIPPED_PARTS & set(rel.parts) and path.suffix != ".pyc"
+                    and not build_ignored(rel, root)):
                 found.add(rel.as_posix())
     return found
 
 
+def members(tarball: Path) -> set[str]:
+    """The files of a collection tarball."""
+    with tarfile.open(tarball) as tar:
+        return {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile() or m.issym()}
+
+
 def missing_from(tarball: Path, required: set[str]) -> list[str]:
     """The required files a collection tarball lacks."""
-    with tarfile.open(tarball) as tar:
-        members = {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile() or m.issym()}
-    return sorted(required - members)
+    return sorted(required - members(tarball))
 
 
 def roles(root: Path = ROOT) -> list[str]:
-    """Role names of the collection (every roles/<name>/meta/main.yml)."""
-    return sorted(p.parent.parent.name for p in (root / "roles").glob("*/meta/main.yml"))
+    """Role names of the shipped collection (every roles/<name>/meta/main.yml not build-ignored)."""
+    return sorted(p.parent.parent.name for p in (root / "roles").glob("*/meta/main.yml")
+                  if not build_ignored(p.relative_to(root), root))
 
 
 def playbooks(root: Path = ROOT) -> list[str]:
-    """Playbook names of the collection (playbooks/<name>.yml)."""
-    return sorted(p.stem for p in (root / "playbooks").glob("*.yml"))
+    """Playbook names of the shipped collection (playbooks/<name>.yml not build-ignored)."""
+    return sorted(p.stem for p in (root / "playbooks").glob("*.yml") if not build_ignored(p.relative_to(root), root))
 
 
 def fqcn_play(fqcn: str, role_names: list[str]) -> list[dict[str, object]]:
@@ -125,10 +158,10 @@ def write_project(project: Path, fqcn: str, collections: Path | None = None) -> 
     return env
 
 
-def write_inventory(project: Path, installed: Path) -> Path:
-    """The staging example of the installed collection, its vault replaced by stand-ins."""
-    inventory = project / "inventory"
-    subprocess.run(["cp", "-r", str(installed / "inventories" / "staging"), str(inventory)], check=True)
+def write_inventory(project: Path, installed: Path, example: str = "staging") -> Path:
+    """An example inventory of the installed collection, its vault replaced by stand-ins."""
+    inventory = project / f"inventory-{example}"
+    subprocess.run(["cp", "-r", str(installed / "inventories" / example), str(inventory)], check=True)
     (inventory / "vault-pass.example.txt").unlink(missing_ok=True)
     (inventory / "group_vars" / "all" / "vault.yml").write_text(yaml.safe_dump(STAND_INS))
     local = project / "local.json"
@@ -144,12 +177,13 @@ def write_inventory(project: Path, installed: Path) -> Path:
 class Steps:
     """Runs and times the steps; the first failure ends the run."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
+    def __init__(self, env: dict[str, str], cwd: Path, label: str = "") -> None:
+        self.env, self.cwd, self.label = env, cwd, label
 
-    def run(self, what: str, *argv: str, extra_env: dict[str, str] | None = None) -> str:
+    def run(self, what: str, *argv: str, extra_env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+        what = f"[{self.label}] {what}" if self.label else what
         start = time.monotonic()
-        result = subprocess.run(list(argv), capture_output=True, text=True, cwd=self.cwd,
+        result = subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd or self.cwd,
                                 env={**self.env, **(extra_env or {})}, timeout=600, check=False)
         if result.returncode != 0:
             print(result.stdout[-6000:] + result.stderr[-4000:], file=sys.stderr)
@@ -234,6 +268,8 @@ def check_installed(collections: Path, fqcn: str, steps: Steps, scratch: Path, s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (printed)")
+    parser.add_argument("--newest-only", action="store_true",
+                        help=f"skip the run on the oldest supported ansible-core ({OLDEST_CORE})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--install-only", type=Path, metavar="DIR",
                       help="install the tarball into the collections directory DIR (when stale) and stop")
@@ -266,36 +302,156 @@ def main(argv: list[str] | None = None) -> int:
         missing = missing_from(tarball, required_files())
         if missing:
             raise SystemExit(f"collection-test: the tarball lacks {len(missing)} file(s): {missing[:20]}")
-        print(f">> {tarball.name}: {len(required_files())} required files present")
-        steps.run("install", str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--offline",
-                  "-p", str(project / "collections"), str(tarball))
-        installed = project / "collections" / "ansible_collections" / fqcn.replace(".", "/")
-        steps.run("ansible-doc of every role", str(BIN / "ansible-doc"), "-t", "role",
-                  *(f"{fqcn}.{role}" for role in roles()))
-        inventory = write_inventory(project, installed)
-        # Every playbook by FQCN (their names are identifiers: a hyphen
-        # would make one reachable by path only).
-        steps.run("syntax check: every role by FQCN, every playbook of the installed collection by FQCN",
-                  str(BIN / "ansible-playbook"), "-i", str(inventory), "--syntax-check", "every-role.yml",
-                  *(f"{fqcn}.{name}" for name in playbooks()))
-        collected = steps.run("the shipped suite collects", sys.executable, "-m", "pytest", "--collect-only", "-q",
-                  "-p", "no:cacheprovider", str(installed / "roles/session_verify/files/suite"),
-                  extra_env={"KIT_VERIFY_CONTEXT": str(write_context(project)),
-                             "PYTHONDONTWRITEBYTECODE": "1"})
-        if not re.search(r"^[1-9]\d* tests collected", collected, re.M):
-            raise SystemExit(f"collection-test: the shipped suite collected no test: {collected[-500:]}")
-        validated = steps.run(f"{fqcn}.validate on the scratch inventory (local connection)",
-                  str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", f"@{project / 'local.json'}",
-                  f"{fqcn}.validate")
-        recap = re.findall(r"^(\S+)\s+: ok=(\d+) .*unreachable=(\d+) +failed=(\d+)", validated, re.M)
-        if len(recap) < len(STAGING_GROUPS) or any(ok == "0" or bad != ["0", "0"] for _, ok, *bad in recap):
-            raise SystemExit(f"collection-test: validate did not pass on every host: {recap}")
+        shipped_lab = sorted(set(LAB_ONLY) & members(tarball))
+        if shipped_lab:
+            raise SystemExit(f"collection-test: lab-only content in the tarball: {shipped_lab}")
+        print(f">> {tarball.name}: {len(required_files())} required files present, no lab content")
+        installed = exercise(steps, project, tarball, fqcn, BIN, sys.executable)
+        offline_with_dependencies(steps, tarball, scratch)
+        execution_environment(steps, installed, tarball, scratch)
+        git_tag_pin(steps, scratch, fqcn)
+        if not args.newest_only:
+            oldest = oldest_core_venv(steps)
+            old_project = scratch / "project-oldest"
+            old_project.mkdir()
+            old_env = write_project(old_project, fqcn)
+            old_env["PATH"] = f"{oldest / 'bin'}:{old_env['PATH']}"
+            old_steps = Steps(old_env, old_project, label=f"ansible-core {OLDEST_CORE}")
+            exercise(old_steps, old_project, tarball, fqcn, oldest / "bin", str(oldest / "bin" / "python"))
+            # The render test (every template of every role, both examples) on the oldest core.
+            old_steps.run("the render test", str(oldest / "bin" / "python"), "-m", "pytest", "-q", "-p",
+                          "no:cacheprovider", "-o", "addopts=", str(ROOT / "tests/unit/test_render.py"),
+                          extra_env={"PYTHONDONTWRITEBYTECODE": "1"}, cwd=ROOT)
     finally:
         if args.keep:
             print(f">> kept {scratch}")
         else:
             subprocess.run(["rm", "-rf", str(scratch)], check=False)
     return 0
+
+
+def exercise(steps: Steps, project: Path, tarball: Path, fqcn: str, bin_dir: Path, python: str) -> Path:
+    """What a user's project does with the tarball, on the ansible-core of ``bin_dir``: install it, read
+    the roles' docs, syntax-check every role and playbook by FQCN, collect the suite (with ``python``:
+    the packages of meta/ee-requirements.txt) and validate both example inventories. The installed copy."""
+    steps.run("install", str(bin_dir / "ansible-galaxy"), "collection", "install", "--no-deps", "--offline",
+              "-p", str(project / "collections"), str(tarball))
+    installed = installed_path(project / "collections", fqcn)
+    steps.run("ansible-doc of every role", str(bin_dir / "ansible-doc"), "-t", "role",
+              *(f"{fqcn}.{role}" for role in roles()))
+    listed = json.loads(steps.run("ansible-doc lists the filters", str(bin_dir / "ansible-doc"), "-t", "filter",
+                                  "-l", fqcn, "--json"))
+    docs = json.loads(steps.run("ansible-doc of every filter", str(bin_dir / "ansible-doc"), "-t", "filter",
+                                "--json", *sorted(listed)))
+    undocumented = sorted(set(listed) - {name for name, doc in docs.items() if (doc or {}).get("doc")})
+    if len(listed) < 40 or undocumented:
+        raise SystemExit(f"collection-test: {len(listed)} filters listed, undocumented: {undocumented}")
+    inventories = {example: write_inventory(project, installed, example) for example in EXAMPLES}
+    # Every playbook by FQCN (their names are identifiers: a hyphen
+    # would make one reachable by path only).
+    steps.run("syntax check: every role by FQCN, every playbook of the installed collection by FQCN",
+              str(bin_dir / "ansible-playbook"), "-i", str(inventories["staging"]), "--syntax-check",
+              "every-role.yml", *(f"{fqcn}.{name}" for name in playbooks()))
+    collected = steps.run("the shipped suite collects", python, "-m", "pytest", "--collect-only", "-q",
+                          "-p", "no:cacheprovider", str(installed / "roles/session_verify/files/suite"),
+                          extra_env={"KIT_VERIFY_CONTEXT": str(write_context(project)),
+                                     "PYTHONDONTWRITEBYTECODE": "1"})
+    if not re.search(r"^[1-9]\d* tests collected", collected, re.M):
+        raise SystemExit(f"collection-test: the shipped suite collected no test: {collected[-500:]}")
+    for example, inventory in inventories.items():
+        validated = steps.run(f"{fqcn}.validate on the {example} example (local connection)",
+                              str(bin_dir / "ansible-playbook"), "-i", str(inventory),
+                              "-e", f"@{project / 'local.json'}", f"{fqcn}.validate")
+        recap = re.findall(r"^(\S+)\s+: ok=(\d+) .*unreachable=(\d+) +failed=(\d+)", validated, re.M)
+        if len(recap) < len(STAGING_GROUPS) or any(ok == "0" or bad != ["0", "0"] for _, ok, *bad in recap):
+            raise SystemExit(f"collection-test: validate did not pass on every {example} host: {recap}")
+    return installed
+
+
+def offline_with_dependencies(steps: Steps, tarball: Path, scratch: Path) -> None:
+    """The tarball installed WITH its dependencies and without Galaxy: an offline copy made by
+    install_collections.py of exactly galaxy.yml's dependencies (the pins of requirements.yml) and theirs."""
+    deps = yaml.safe_load((ROOT / "galaxy.yml").read_text())["dependencies"]
+    pins = [c for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"] if c["name"] in deps]
+    if sorted(c["name"] for c in pins) != sorted(deps):
+        raise SystemExit(f"collection-test: requirements.yml pins not every dependency of galaxy.yml: {sorted(deps)}")
+    requirements = scratch / "offline-requirements.yml"
+    requirements.write_text(yaml.safe_dump({"collections": pins}))
+    offline, target = scratch / "offline", scratch / "with-deps"
+    steps.run("offline copy of the dependencies (install_collections.py)", sys.executable,
+              str(ROOT / "scripts/install_collections.py"), "--requirements", str(requirements), "--dest", str(offline))
+    path = {"ANSIBLE_COLLECTIONS_PATH": f"{target}:{offline}"}
+    steps.run("install with dependencies, offline", str(BIN / "ansible-galaxy"), "collection", "install",
+              "--offline", "-p", str(target), str(tarball), extra_env=path)
+    listed = json.loads(steps.run("the dependencies resolve", str(BIN / "ansible-galaxy"), "collection", "list",
+                                  "--format=json", extra_env=path) or "{}")
+    found = {name for copies in listed.values() for name in copies}
+    if not set(deps) | {collection_name()} <= found:
+        raise SystemExit(f"collection-test: after the offline install {sorted(found)} lacks some of {sorted(deps)}")
+
+
+def execution_environment(steps: Steps, installed: Path, tarball: Path, scratch: Path) -> None:
+    """ansible-builder finds the collection's Python and system needs (meta/execution-environment.yml) and
+    makes a build context of docs/execution-environment.yml (building the image needs a registry)."""
+    builder = BIN / "ansible-builder"
+    if not builder.is_file():
+        raise SystemExit(f"collection-test: {builder} missing (requirements.txt pins ansible-builder: make venv)")
+    found = steps.run("ansible-builder introspect of the installed collection", str(builder), "introspect",
+                      "--sanitize", str(installed.parents[2]))
+    definition = yaml.safe_load((ROOT / "docs/execution-environment.yml").read_text())
+    own = " ".join(definition["dependencies"].get("python") or [])
+    needed = [re.split(r"[\[=<>~ ]", line)[0] for line in (ROOT / "meta/ee-requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    lost = [name for name in needed if f"'{name}" not in found and name not in own]
+    if lost or "openssl" not in found:
+        raise SystemExit(f"collection-test: an EE would lack {lost or 'openssl'}: {found[-800:]}")
+    ee = scratch / "ee"
+    ee.mkdir()
+    (ee / "execution-environment.yml").write_text(yaml.safe_dump(definition))
+    (ee / "requirements.yml").write_text(yaml.safe_dump({"collections": [{"name": str(tarball), "type": "file"}]}))
+    steps.run("ansible-builder create of docs/execution-environment.yml", str(builder), "create",
+              "-f", "execution-environment.yml", "-c", "context", cwd=ee)
+    recipe = [p for name in ("Containerfile", "Dockerfile") if (p := ee / "context" / name).is_file()]
+    python = ee / "context/_build/requirements.txt"
+    if not recipe or not (ee / "context/_build/requirements.yml").is_file() or "pytest" not in python.read_text():
+        raise SystemExit(f"collection-test: ansible-builder create made no build context in {ee / 'context'}")
+
+
+def git_tag_pin(steps: Steps, scratch: Path, fqcn: str) -> None:
+    """``ansible-galaxy collection install git+<repository>,v<version>`` from a clone of this repository
+    (its committed HEAD; tagged in the clone when the release tag is not there yet)."""
+    clone = scratch / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    version = str(yaml.safe_load((clone / "galaxy.yml").read_text())["version"])
+    tag = f"v{version}"
+    if subprocess.run(["git", "-C", str(clone), "rev-parse", "-q", "--verify", f"refs/tags/{tag}"],
+                      capture_output=True, check=False).returncode != 0:
+        subprocess.run(["git", "-C", str(clone), "-c", "user.name=collection-test", "-c", "user.email=ct@localhost",
+                        "tag", "-a", tag, "-m", f"scratch {tag}"], check=True)
+    target = scratch / "from-git"
+    steps.run(f"install git+file://{clone},{tag}", str(BIN / "ansible-galaxy"), "collection", "install",
+              "--no-deps", "-p", str(target), f"git+file://{clone},{tag}")
+    manifest = json.loads((installed_path(target, fqcn) / "MANIFEST.json").read_text())["collection_info"]
+    lab = [rel for rel in LAB_ONLY if (installed_path(target, fqcn) / rel).exists()]
+    if manifest["version"] != version or lab:
+        raise SystemExit(f"collection-test: the {tag} install is {manifest['version']}, lab content {lab}")
+
+
+def oldest_core_venv(steps: Steps) -> Path:
+    """.venv-oldest: ansible-core OLDEST_CORE and meta/ee-requirements.txt (what a user's control node
+    needs), made once and remade when either changes."""
+    venv = ROOT / ".venv-oldest"
+    wanted = f"ansible-core=={OLDEST_CORE}\n{(ROOT / 'meta/ee-requirements.txt').read_text()}"
+    stamp = venv / ".stamp"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return venv
+    subprocess.run(["rm", "-rf", str(venv)], check=True)
+    base = getattr(sys, "_base_executable", sys.executable)
+    steps.run(f"virtualenv with ansible-core {OLDEST_CORE}", base, "-m", "venv", str(venv))
+    steps.run(f"pip install ansible-core=={OLDEST_CORE} -r meta/ee-requirements.txt", str(venv / "bin/pip"),
+              "install", "--quiet", f"ansible-core=={OLDEST_CORE}", "-r", str(ROOT / "meta/ee-requirements.txt"))
+    stamp.write_text(wanted)
+    return venv
 
 
 def write_context(project: Path) -> Path:
