@@ -50,7 +50,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # What the installed collection must carry: every file below these.
-SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta")
+SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta", "monitoring")
 SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 # The staging example has a host in each of these (and two app hosts).
