@@ -62,4 +62,5 @@ def test_every_alert_has_severity_and_explanation() -> None:
     assert len(names) == len(set(names)), "duplicate alert names"
     for rule in alerts():
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
-        assert rule["annotations"].get("summary") and rule["annotations"].get("description"), rule["alert"]
+        for note in ("summary", "description", "action"):  # action: the README's "first action"
+            assert rule["annotations"].get(note), (rule["alert"], note)
