@@ -59,7 +59,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # What the installed collection must carry: every file below these.
-SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta")
+SHIPPED_DIRS = ("roles", "plugins", "playbooks", "meta", "monitoring")
 SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml")
 # The oldest ansible-core the collection supports (meta/runtime.yml): collection-test
 # runs the installed tarball on it too (a scratch virtualenv, cached).

@@ -109,6 +109,32 @@ def check_unit(text: str) -> list[str]:
     return problems
 
 
+def check_exporter_env(text: str, required: list[str]) -> list[str]:
+    """An exporter's EnvironmentFile: NAME=value lines (systemd's syntax), what makes it verify TLS."""
+    problems = []
+    for n, line in _lines(text):
+        if not re.fullmatch(r'[A-Z][A-Z0-9_]*=("[^"\\]*"|[^"\s\\]+)', line):
+            problems.append(f"line {n}: not NAME=value or NAME=\"value\": {line.split('=', 1)[0]!r}")
+    problems += [f"{word!r} missing" for word in required if word not in text]
+    if "skip-tls-verification" in text or "sslmode=disable" in text or "sslmode=require" in text:
+        problems.append("TLS verification turned off")
+    return problems
+
+
+def check_exporter_queries(text: str) -> list[str]:
+    """postgres_exporter's query file: each query with SQL and typed columns."""
+    problems = []
+    for name, query in (yaml.safe_load(text) or {}).items():
+        if not isinstance(query, dict) or not str(query.get("query", "")).strip().upper().startswith("SELECT"):
+            problems.append(f"{name}: no SELECT query")
+            continue
+        for column in query.get("metrics", []):
+            (col, spec), = column.items()
+            if spec.get("usage") not in {"LABEL", "GAUGE", "COUNTER"} or not spec.get("description"):
+                problems.append(f"{name}.{col}: usage LABEL/GAUGE/COUNTER and a description")
+    return problems
+
+
 def check_openssl_cnf(text: str) -> list[str]:
     problems = []
     sections: dict[str, dict[str, str]] = {"": {}}
@@ -358,6 +384,13 @@ CHECKS: dict[str, Callable[[str, str, str], list[str]]] = {
     "session-dcs.env": lambda text, host, release: check_etcd_env(text, host),
     "session-dcs.conf": lambda text, host, release: check_unit(text),
     "haproxy.cfg": lambda text, host, release: check_haproxy(text),
+    "prometheus-redis-exporter.env": lambda text, host, release: check_exporter_env(
+        text, ["REDIS_ADDR=rediss://", "REDIS_USER=", "REDIS_PASSWORD=", "-tls-ca-cert-file=", "-config-command=-"]),
+    "prometheus-redis-exporter.conf": lambda text, host, release: check_unit(text),
+    "prometheus-postgres-exporter.env": lambda text, host, release: check_exporter_env(
+        text, ["DATA_SOURCE_NAME=", "sslmode=verify-full", "sslrootcert=/", "--extend.query-path=/"]),
+    "prometheus-postgres-exporter.conf": lambda text, host, release: check_unit(text),
+    "postgres-exporter-queries.yml": lambda text, host, release: check_exporter_queries(text),
     "session.php": lambda text, host, release: check_php(text),
     "pool.conf": lambda text, host, release: check_ini(text),
     "fpm-global.conf": lambda text, host, release: check_ini(text),

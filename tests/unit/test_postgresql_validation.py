@@ -35,6 +35,10 @@ GOOD_PG_HA: dict[str, Any] = {
     "postgresql_session_store_patroni_api_password": "P" * 24,
 }
 
+# The exporter on (postgresql_session_store_metrics_enabled), complete.
+METRICS: dict[str, Any] = {"postgresql_session_store_metrics_enabled": True,
+                           "postgresql_session_store_metrics_password": "M" * 24}
+
 PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
     # Issue 22 item 7: reserved system accounts (the GC role is a system user too).
     **{f"{var} is the system account {name}": ({f"postgresql_session_store_{var}": name},
@@ -214,6 +218,23 @@ PG_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "missing provided certificate": ({"session_pki_mode": "provided", "session_pki_provided_ca_cert": __file__,
                                       "session_pki_provided_cert": "/nonexistent/cert.pem",
                                       "session_pki_provided_key": __file__}, "session_pki_provided_cert must name"),
+    # Metrics (issue 26): the exporter's login role and its connection string.
+    "metrics without a password": ({**METRICS, "postgresql_session_store_metrics_password": ""},
+                                   "postgresql_session_store_metrics_password"),
+    "metrics password with a quote": (
+        {**METRICS, "postgresql_session_store_metrics_password": "M" * 20 + "' sslmode=disable"},
+        "postgresql_session_store_metrics_password"),
+    "metrics password with a space": (
+        {**METRICS, "postgresql_session_store_metrics_password": "M" * 12 + " sslmode=disable"},
+        "postgresql_session_store_metrics_password"),
+    "metrics role named like the owner": ({**METRICS, "postgresql_session_store_metrics_role": "session_owner"},
+                                          "postgresql_session_store_metrics_role"),
+    "metrics role named like postgres": ({**METRICS, "postgresql_session_store_metrics_role": "postgres"},
+                                         "postgresql_session_store_metrics_role"),
+    "metrics role with upper case": ({**METRICS, "postgresql_session_store_metrics_role": "Monitor"},
+                                     "postgresql_session_store_metrics_role"),
+    "metrics port equal to the server's": ({**METRICS, "postgresql_session_store_metrics_port": 5432},
+                                           "postgresql_session_store_metrics_port"),
 }
 CASES = [(ROLE, name, *case) for name, case in PG_CASES.items()]
 
@@ -224,6 +245,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Cases:
     return Cases(tmp_path_factory.mktemp("postgresql-validation"), ROLE, {
         **{name: case_vars(GOOD_PG, override) for name, (override, _) in PG_CASES.items()},
         "control: good input": dict(GOOD_PG),
+        "control: metrics": case_vars(GOOD_PG, METRICS),
     })
 
 
@@ -237,3 +259,8 @@ def test_bad_input_fails_early(outcomes: Cases, role: str, case: str, override: 
 def test_good_input_passes_validation(outcomes: Cases, role: str) -> None:
     """Control: valid input gets past validation and fails only later."""
     check_passes_validation(outcomes["control: good input"])
+
+
+def test_metrics_pass_validation(outcomes: Cases) -> None:
+    """Control for the metrics rows: the exporter with a good password and the defaults gets past validation."""
+    check_passes_validation(outcomes["control: metrics"])

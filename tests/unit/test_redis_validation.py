@@ -31,6 +31,11 @@ PROVIDED: dict[str, Any] = {"session_pki_mode": "provided", "session_pki_provide
                             "session_pki_provided_cert": str(EXISTING), "session_pki_provided_key": str(EXISTING)}
 
 
+# The exporter on (redis_session_store_metrics_enabled), complete.
+METRICS: dict[str, Any] = {"redis_session_store_metrics_enabled": True,
+                           "redis_session_store_metrics_password": "M" * 24}
+
+
 def _redis_user(**override: Any) -> dict[str, Any]:
     """GOOD_REDIS with its one app user changed."""
     return {"redis_session_store_app_users": [{**GOOD_REDIS["redis_session_store_app_users"][0], **override}]}
@@ -178,6 +183,21 @@ REDIS_CASES: dict[str, tuple[dict[str, Any], str]] = {
                                 "redis_session_store_ha_group must not contain control characters"),
     "renewal window not below the lifetime": ({"session_pki_cert_valid_days": 30, "session_pki_renew_days": 30},
                                               "session_pki_renew_days"),
+    # Metrics (issue 26): the exporter's ACL user and its settings file.
+    "metrics without a password": ({**METRICS, "redis_session_store_metrics_password": ""},
+                                   "redis_session_store_metrics_password"),
+    "metrics password with a quote": ({**METRICS, "redis_session_store_metrics_password": "M" * 20 + '"\nX=1'},
+                                      "redis_session_store_metrics_password"),
+    "metrics password with a space": ({**METRICS, "redis_session_store_metrics_password": "M" * 12 + " " + "M" * 12},
+                                      "redis_session_store_metrics_password"),
+    "metrics user named like the admin": ({**METRICS, "redis_session_store_metrics_user": "kitadmin"},
+                                          "redis_session_store_metrics_user"),
+    "metrics user with a space": ({**METRICS, "redis_session_store_metrics_user": "kit metrics +@all"},
+                                  "redis_session_store_metrics_user"),
+    "metrics port out of range": ({**METRICS, "redis_session_store_metrics_port": 0},
+                                  "redis_session_store_metrics_port"),
+    "metrics without a client certificate on an mTLS store": (
+        {**METRICS, **PROVIDED, "redis_session_store_tls_auth_clients": "yes"}, "redis_session_store_tls_auth_clients"),
 }
 CASES = [(ROLE, name, *case) for name, case in REDIS_CASES.items()]
 GOOD_MEMORY: dict[str, dict[str, Any]] = {
@@ -198,6 +218,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Cases:
         "control: good input": dict(GOOD_REDIS),
         **{f"control: {name}": case_vars(GOOD_REDIS, override) for name, override in GOOD_MEMORY.items()},
         "control: provided certificates": case_vars(GOOD_REDIS, PROVIDED),
+        "control: metrics": case_vars(GOOD_REDIS, METRICS),
     })
 
 
@@ -222,3 +243,8 @@ def test_good_memory_settings_pass_validation(outcomes: Cases, name: str) -> Non
 def test_provided_certificates_pass_validation(outcomes: Cases) -> None:
     """Control: session_pki's bring-your-own interface with existing files gets past validation."""
     check_passes_validation(outcomes["control: provided certificates"])
+
+
+def test_metrics_pass_validation(outcomes: Cases) -> None:
+    """Control for the metrics rows: the exporter with a good password and the defaults gets past validation."""
+    check_passes_validation(outcomes["control: metrics"])

@@ -27,6 +27,9 @@ RELEASES = ("12", "13")
 # What each kind of host renders (the template's name without .j2).
 REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf", "load-scripts.sh"]
 REDIS_HA = ["sentinel.conf", "sentinel-hardening.conf"]
+# The exporters' files (metrics_enabled; rendered on every store host with a stand-in password).
+REDIS_METRICS = ["prometheus-redis-exporter.env", "prometheus-redis-exporter.conf"]
+PG_METRICS = ["prometheus-postgres-exporter.env", "prometheus-postgres-exporter.conf", "postgres-exporter-queries.yml"]
 PG_SINGLE = ["postgresql.conf", "pg_hba.conf"]
 PG_HA = ["patroni.yml"]
 PG_GC = ["postgresql-session-gc.service", "postgresql-session-gc.timer"]
@@ -49,16 +52,16 @@ def _app_files(releases: tuple[str, ...]) -> set[str]:
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # HA everywhere: Sentinel, Patroni + etcd, HAProxy on the app hosts.
     "production": {
-        "redis": _per_release(REDIS + REDIS_HA),
-        "pg": _per_release(PG_HA + PG_GC) | set(ETCD),
+        "redis": _per_release(REDIS + REDIS_HA + REDIS_METRICS),
+        "pg": _per_release(PG_HA + PG_GC + PG_METRICS) | set(ETCD),
         "app": _app_files(RELEASES) | set(PROXY),
     },
     # Single nodes. Its Redis store requires client certificates, which
     # phpredis on Debian 12 cannot present: the app role refuses Debian 12
     # app hosts there (tasks/main.yml), so only Debian 13 renders.
     "staging": {
-        "redis": _per_release(REDIS),
-        "pg": _per_release(PG_SINGLE + PG_GC),
+        "redis": _per_release(REDIS + REDIS_METRICS),
+        "pg": _per_release(PG_SINGLE + PG_GC + PG_METRICS),
         "app": _app_files(("13",)),
     },
 }

@@ -130,6 +130,11 @@ def ha_login_roles(store: Store) -> list[str]:
     return [store["replication_role"], store["rewind_role"]] if is_ha(store) else []
 
 
+def metrics_roles(store: Store) -> list[str]:
+    """The exporter's login role when metrics are on (postgresql_session_store_metrics_enabled)."""
+    return [store["metrics_role"]] if store.get("metrics_enabled") else []
+
+
 def table_of(store: Store, app: dict[str, Any]) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(store["schema"]), sql.Identifier(app["table"]))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pg_client import Store, apps_of, ha_login_roles, is_ha, psql, refused
+from pg_client import Store, apps_of, ha_login_roles, is_ha, metrics_roles, psql, refused
 
 # --- authentication -------------------------------------------------------------------
 
@@ -46,7 +46,7 @@ def test_every_password_is_a_scram_verifier(pg_store: Store) -> None:
     rows = psql(pg_store, "SELECT rolname || ' ' || rolpassword FROM pg_authid WHERE rolpassword IS NOT NULL")
     entries = [line.split(" ", 1) for line in rows.splitlines() if line]
     assert sorted(name for name, _ in entries) == sorted([a["name"] for a in apps_of(pg_store)]
-                                                         + ha_login_roles(pg_store))
+                                                         + ha_login_roles(pg_store) + metrics_roles(pg_store))
     for name, verifier in entries:
         assert re.match(r"^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$", verifier), name
 

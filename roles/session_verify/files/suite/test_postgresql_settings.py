@@ -18,7 +18,7 @@ import time
 import uuid
 
 from conftest import host_for
-from pg_client import Store, apps_of, connect, is_ha, members_of, needs_cert, psql
+from pg_client import Store, apps_of, connect, is_ha, members_of, metrics_roles, needs_cert, psql
 
 # --- server settings and pg_hba --------------------------------------------------------------
 
@@ -70,8 +70,15 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
         assert len(members) == 2 * len(members_of(pg_store)), rows
     else:
         assert members == [], rows
-    hostssl = [line for line in lines if line[0] == "hostssl" and line not in members]
-    assert len(local) + len(hostssl) + len(members) == len(lines), rows
+    # Metrics on: one line for the exporter's role, from the address it dials (its own host) only.
+    monitor = [line for line in lines if line[0] == "hostssl" and line[2] in metrics_roles(pg_store)]
+    if metrics_roles(pg_store):
+        assert [(m[1], m[3], m[4], m[5]) for m in monitor] == [
+            (pg_store["database"], pg_store["metrics_dial"], "255.255.255.255", "scram-sha-256")], rows
+    else:
+        assert monitor == [], rows
+    hostssl = [line for line in lines if line[0] == "hostssl" and line not in members and line not in monitor]
+    assert len(local) + len(hostssl) + len(members) + len(monitor) == len(lines), rows
 
     assert all(line[5] == "peer" for line in local), rows
     assert {(line[1], line[2]) for line in local} == {("all", "postgres"), (pg_store["database"], pg_store["gc_role"])}
