@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAY = Path(__file__).parent / "validation" / "play.yml"
 PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
 
+# The default session_pki_ca_dir lies inside the inventory (each test's scratch directory), where
+# validation requires session_pki_ca_passphrase (an encrypted CA key): every run sets one.
+PKI_DEFAULTS: dict[str, Any] = {"session_pki_ca_passphrase": "validation-ca-passphrase-0123"}
+
 # --- the store roles ---------------------------------------------------------------------------
 
 GOOD_REDIS: dict[str, Any] = {
@@ -38,7 +42,7 @@ def run_role(tmp_path: Path, role: str, extra: dict[str, Any]) -> subprocess.Com
         "      ansible_connection: ssh\n      ansible_ssh_common_args: -o ConnectTimeout=2\n"
     )
     extra_vars = tmp_path / "vars.json"
-    extra_vars.write_text(json.dumps({"role_under_test": role, **extra}))
+    extra_vars.write_text(json.dumps({"role_under_test": role, **PKI_DEFAULTS, **extra}))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
     playbook = Path(sys.executable).parent / "ansible-playbook"
@@ -85,7 +89,7 @@ def run_app_role(tmp_path: Path, extra: dict[str, Any], *, redis_view: bool | di
               "ansible_ssh_common_args": "-o ConnectTimeout=2"}
     inventory = {"all": {"hosts": {"target": target}, "children": app_store_groups(redis_view)}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "vars.json").write_text(json.dumps({"role_under_test": "php_session_app", **extra}))
+    (tmp_path / "vars.json").write_text(json.dumps({"role_under_test": "php_session_app", **PKI_DEFAULTS, **extra}))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_COLLECTIONS_PATH": f"{ROOT / 'collections'}:{ROOT / '.collection'}"}
     playbook = Path(sys.executable).parent / "ansible-playbook"
@@ -121,7 +125,7 @@ SHA = "a" * 64
 BATCH = os.environ.get("VALIDATION_BATCH", "1") != "0"
 ANCHOR = "validation-anchor"
 TARGET: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
-                          "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+                          "ansible_ssh_common_args": "-o ConnectTimeout=2", **PKI_DEFAULTS}
 
 
 def needs_own_run(variables: dict[str, Any]) -> bool:
