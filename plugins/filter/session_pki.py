@@ -3,10 +3,12 @@ host trusts another CA than the control node's."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -141,6 +143,27 @@ def foreign_ca(host_pem: str, known_files: Iterable[object]) -> list[str]:
             for cert in host]
 
 
+# Trust domains (defaults/main.yml): the CA file a host installs and the CA's home under session_pki_ca_dir.
+DOMAINS = {"kit": ("ca.crt", ""), "redis": ("ca-redis.crt", "redis"), "dcs": ("ca-dcs.crt", "dcs")}
+
+
+def foreign_cas(slurps: Iterable[Mapping[str, Any]], ca_dir: str, dest_dir: str) -> list[str]:
+    """For each trust domain's CA file read from a host (``slurps``: the slurp loop's results, item =
+    the domain), what it holds that none of the control node's CAs of that domain is (foreign_ca),
+    as "FILE holds SUBJECTS, not the CA in DIR" (with "(no CA there yet)" when DIR holds none)."""
+    found = []
+    for result in slurps:
+        domain = str(result.get("item", "kit"))
+        host_file, sub = DOMAINS[domain]
+        home = os.path.join(ca_dir, sub) if sub else ca_dir
+        pem = base64.b64decode(str(result.get("content") or "")).decode(errors="replace")
+        foreign = foreign_ca(pem, [os.path.join(home, "ca.crt"), os.path.join(home, "ca-next.crt")])
+        if foreign:
+            empty = "" if os.path.isfile(os.path.join(home, "ca.crt")) else " (no CA there yet: a run would create one)"
+            found.append(f"{dest_dir}/{host_file} holds {'; '.join(foreign)}, not the CA in {home}{empty}")
+    return found
+
+
 def inventory_dirs(sources: Iterable[object]) -> list[str]:
     """The directory of each inventory source (itself, or a file's directory), in order, without
     duplicates; sources that are neither (a host list such as "host1,host2,") give none."""
@@ -164,5 +187,6 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch,
-                "session_pki_foreign_ca": foreign_ca, "session_pki_inventory_dirs": inventory_dirs,
+                "session_pki_foreign_ca": foreign_ca, "session_pki_foreign_cas": foreign_cas,
+                "session_pki_inventory_dirs": inventory_dirs,
                 "session_pki_within": within}

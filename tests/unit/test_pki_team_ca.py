@@ -126,14 +126,18 @@ def test_the_default_ca_dir_is_in_the_inventory_never_home() -> None:
 
 # --- check_ca: the host's CA against the control node's (local connection, nothing installed) -----
 
-def _check_ca(tmp_path: Path, host_ca: str | None, control: dict[str, str], **extra: str) -> tuple[int, str]:
+def _check_ca(tmp_path: Path, host_ca: str | None, control: dict[str, str], host_file: str = "ca.crt",
+              **extra: str) -> tuple[int, str]:
+    """check_ca on a local host whose HOST_FILE (in its certificate directory) holds HOST_CA; CONTROL:
+    files of the CA directory (relative paths)."""
     pki, tls = tmp_path / "inventory" / ".session-kit" / "pki", tmp_path / "host-tls"
     pki.mkdir(parents=True)
     tls.mkdir()
     for name, pem in control.items():
+        (pki / name).parent.mkdir(parents=True, exist_ok=True)
         (pki / name).write_text(pem)
     if host_ca is not None:
-        (tls / "ca.crt").write_text(host_ca)
+        (tls / host_file).write_text(host_ca)
     (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump(
         {"all": {"hosts": {"store-1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
     play = [{"name": "Check the host's CA", "hosts": "store-1", "gather_facts": False, "tasks": [
@@ -159,7 +163,17 @@ def test_a_host_of_another_ca_stops_the_run_naming_the_variable(tmp_path: Path) 
 def test_a_lost_ca_directory_stops_the_run(tmp_path: Path) -> None:
     rc, out = _check_ca(tmp_path, TEAM, {})
     assert rc != 0, out[-2000:]
-    assert "holds no CA yet" in out and "session_pki_ca_dir" in out, out[-2000:]
+    assert "no CA there yet" in out and "session_pki_ca_dir" in out, out[-2000:]
+
+
+@pytest.mark.parametrize(("host_file", "home"), [("ca-redis.crt", "redis"), ("ca-dcs.crt", "dcs")])
+def test_each_trust_domain_is_compared(tmp_path: Path, host_file: str, home: str) -> None:
+    """Redis members trust only the Redis domain's CA (ca-redis.crt), etcd/Patroni the DCS one."""
+    rc, out = _check_ca(tmp_path, OTHER, {"ca.crt": TEAM, f"{home}/ca.crt": TEAM}, host_file=host_file)
+    assert rc != 0, out[-2000:]
+    assert f"{host_file} holds CN=Session kit private CA" in out and f"pki/{home}" in out, out[-2000:]
+    rc, out = _check_ca(tmp_path / "same", TEAM, {"ca.crt": OTHER, f"{home}/ca.crt": TEAM}, host_file=host_file)
+    assert rc == 0, out[-2000:]
 
 
 @pytest.mark.parametrize(("host_ca", "control", "extra"), [
@@ -173,6 +187,7 @@ def test_the_check_passes_the_team_ca(tmp_path: Path, host_ca: str | None, contr
                                       extra: dict[str, str]) -> None:
     rc, out = _check_ca(tmp_path, host_ca, control, **extra)
     assert rc == 0, out[-2000:]
+    assert "Check that the host's CAs are the ones" in out, out[-2000:]
 
 
 @pytest.mark.parametrize("role", ["redis_session_store", "postgresql_session_store", "php_session_app"])
