@@ -1,11 +1,17 @@
-"""Filters of the session_pki role: SAN lists, and the signing step's check of a host's CSR."""
+"""Filters of the session_pki role: SAN lists, the signing step's check of a host's CSR, and whether a
+host trusts another CA than the control node's."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 # Extended key usages by the names the role plans them with (vars/main.yml, _session_pki_eku).
@@ -117,8 +123,70 @@ def csr_mismatch(csr_pem: str, common_name: str, sans: Iterable[object], eku: It
     return problems
 
 
+def _certs(pem: str) -> list[x509.Certificate]:
+    """The certificates of a PEM text; none for an empty text or one without a certificate."""
+    if "-----BEGIN CERTIFICATE-----" not in (pem or ""):
+        return []
+    return list(x509.load_pem_x509_certificates(pem.encode()))
+
+
+def foreign_ca(host_pem: str, known_files: Iterable[object]) -> list[str]:
+    """Subjects of the CA certificates a host trusts (its installed CA file) when NONE of them is in
+    the control node's CA files ``known_files`` (ca.crt, ca-next.crt; missing files count as none);
+    [] when the host has no CA file yet or shares one (a rollover in progress trusts old and new)."""
+    host = _certs(host_pem)
+    known = {cert.fingerprint(hashes.SHA256()) for path in known_files if os.path.isfile(str(path))
+             for cert in _certs(Path(str(path)).read_text())}
+    if not host or any(cert.fingerprint(hashes.SHA256()) in known for cert in host):
+        return []
+    return [f"{cert.subject.rfc4514_string()} (SHA-256 {cert.fingerprint(hashes.SHA256()).hex()[:16]}...)"
+            for cert in host]
+
+
+# Trust domains (defaults/main.yml): the CA file a host installs and the CA's home under session_pki_ca_dir.
+DOMAINS = {"kit": ("ca.crt", ""), "redis": ("ca-redis.crt", "redis"), "dcs": ("ca-dcs.crt", "dcs")}
+
+
+def foreign_cas(slurps: Iterable[Mapping[str, Any]], ca_dir: str, dest_dir: str) -> list[str]:
+    """For each trust domain's CA file read from a host (``slurps``: the slurp loop's results, item =
+    the domain), what it holds that none of the control node's CAs of that domain is (foreign_ca),
+    as "FILE holds SUBJECTS, not the CA in DIR" (with "(no CA there yet)" when DIR holds none)."""
+    found = []
+    for result in slurps:
+        domain = str(result.get("item", "kit"))
+        host_file, sub = DOMAINS[domain]
+        home = os.path.join(ca_dir, sub) if sub else ca_dir
+        pem = base64.b64decode(str(result.get("content") or "")).decode(errors="replace")
+        foreign = foreign_ca(pem, [os.path.join(home, "ca.crt"), os.path.join(home, "ca-next.crt")])
+        if foreign:
+            empty = "" if os.path.isfile(os.path.join(home, "ca.crt")) else " (no CA there yet: a run would create one)"
+            found.append(f"{dest_dir}/{host_file} holds {'; '.join(foreign)}, not the CA in {home}{empty}")
+    return found
+
+
+def inventory_dirs(sources: Iterable[object]) -> list[str]:
+    """The directory of each inventory source (itself, or a file's directory), in order, without
+    duplicates; sources that are neither (a host list such as "host1,host2,") give none."""
+    found: list[str] = []
+    for source in sources or []:
+        path = os.path.realpath(str(source))
+        folder = path if os.path.isdir(path) else os.path.dirname(path) if os.path.isfile(path) else ""
+        if folder and folder not in found:
+            found.append(folder)
+    return found
+
+
+def within(path: object, folders: Iterable[object]) -> bool:
+    """Whether ``path`` is one of ``folders`` or lies below one (symlinks resolved)."""
+    real = os.path.realpath(str(path))
+    return any(os.path.commonpath([real, os.path.realpath(str(f))]) == os.path.realpath(str(f)) for f in folders)
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, object]:
-        return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch}
+        return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch,
+                "session_pki_foreign_ca": foreign_ca, "session_pki_foreign_cas": foreign_cas,
+                "session_pki_inventory_dirs": inventory_dirs,
+                "session_pki_within": within}

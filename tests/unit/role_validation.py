@@ -20,9 +20,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = Path(__file__).parent / "validation" / "play.yml"
 PAST_VALIDATION = ("UNREACHABLE", "has no attribute 'distribution'")
+# The default session_pki_ca_dir lies inside the inventory (each test's scratch directory), where
+# validation requires session_pki_ca_passphrase (an encrypted CA key): every run sets one.
+PKI_DEFAULTS: dict[str, Any] = {"session_pki_ca_passphrase": "validation-ca-passphrase-0123"}
 # The host under test: nothing listens there, so a role that gets past validation fails to connect.
 TARGET: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh",
-                          "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+                          "ansible_ssh_common_args": "-o ConnectTimeout=2", **PKI_DEFAULTS}
 
 
 def _playbook(args: list[str], *, timeout: int = 120, **env: str) -> subprocess.CompletedProcess[str]:

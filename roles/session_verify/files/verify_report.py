@@ -6,6 +6,9 @@ Reads the suite's JUnit XML (pytest --junitxml) and writes into OUT_DIR:
   else its name) with its result, the host:app it ran against and the
   evidence (failure message, skip reason);
 - junit.xml: the same JUnit XML.
+The report also lists every kit certificate the suite read
+(test_certificates.py: JUnit suite properties "kit_certificates:HOST") with
+its days left, soonest first, marking those below the alarm threshold.
 Both are redacted: every password of the verification context (keys ending
 in "password", as the suite's conftest does) is replaced by <redacted>,
 wherever it appears, literally or encoded (percent, JSON, PHP, repr, base64,
@@ -124,6 +127,41 @@ def parse_junit(root: ET.Element) -> list[Case]:
     return cases
 
 
+CERT_PROPERTY = "kit_certificates:"
+
+
+def certificates(root: ET.Element) -> tuple[list[dict[str, Any]], int | None]:
+    """Every certificate the suite recorded (suite properties kit_certificates:HOST), soonest expiry first,
+    and the alarm threshold in days (None: the check did not run)."""
+    found: list[dict[str, Any]] = []
+    threshold: int | None = None
+    for prop in root.iter("property"):
+        if not prop.get("name", "").startswith(CERT_PROPERTY):
+            continue
+        data = json.loads(prop.get("value") or "{}")
+        threshold = int(data.get("min_days", 0)) if threshold is None else min(threshold, int(data.get("min_days", 0)))
+        found += [dict(c) for c in data.get("certificates", [])]
+    found.sort(key=lambda c: (int(c["days_left"]), str(c["host"]), str(c["path"]), str(c["subject"])))
+    return found, threshold
+
+
+def render_certificates(certs: list[dict[str, Any]], threshold: int | None) -> list[str]:
+    """The report's certificate section (no lines when the check did not run)."""
+    if threshold is None:
+        return []
+    short = [c for c in certs if int(c["days_left"]) < threshold]
+    lines = ["## Certificates", "",
+             f"{len(certs)} kit certificates; alarm below {threshold} days left (session_verify_cert_min_days): "
+             + (f"**{len(short)} below, converge to renew them**." if short else "none below."), "",
+             "| Days left | Expires | Host | File | Subject |", "|---|---|---|---|---|"]
+    for cert in certs:
+        days = int(cert["days_left"])
+        mark = f"**{days}** (below {threshold})" if days < threshold else str(days)
+        lines.append(f"| {mark} | {cell(str(cert['not_after']))} | {cell(str(cert['host']))} | "
+                     f"`{cell(str(cert['path']))}` | {cell(str(cert['subject']))} |")
+    return [*lines, ""]
+
+
 def docstrings(tests_dir: Path) -> dict[tuple[str, str], str]:
     """(module, function) -> first line of the test's docstring, read statically (nothing is imported)."""
     found: dict[tuple[str, str], str] = {}
@@ -147,7 +185,8 @@ def cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|").replace("`", "'")
 
 
-def render(cases: list[Case], docs: dict[tuple[str, str], str], title: str, inventory: str, when: str) -> str:
+def render(cases: list[Case], docs: dict[tuple[str, str], str], title: str, inventory: str, when: str,
+           certs: tuple[list[dict[str, Any]], int | None] = ([], None)) -> str:
     totals = {result: sum(1 for c in cases if c.result == result) for result in RESULTS}
     verdict = "FAILED" if totals["failed"] or totals["error"] else "PASSED"
     lines = [
@@ -165,6 +204,7 @@ def render(cases: list[Case], docs: dict[tuple[str, str], str], title: str, inve
             lines += [f"### {case.result.upper()}: {control(case, docs)}", "",
                       f"- Test: `{case.module}::{case.name}`", f"- Target: `{case.target or '-'}`", "",
                       "```text", case.message.replace("```", "'''") or "(no message)", "```", ""]
+    lines += render_certificates(*certs)
     lines += ["## Controls", "", "| Result | Control | Target | Test | Evidence |", "|---|---|---|---|---|"]
     order = {result: index for index, result in enumerate(RESULTS)}
     for case in sorted(cases, key=lambda c: (order[c.result], c.module, c.name)):
@@ -183,7 +223,8 @@ def write_report(junit: Path, context: Path | None, tests_dir: Path, out: Path, 
     cases = parse_junit(root)
     inventory = ", ".join(str(i) for i in ctx.get("inventory") or []) or "-"
     when = datetime.fromtimestamp(junit.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = redact(render(cases, docstrings(tests_dir), title, redact(inventory, hidden), when), hidden)
+    text = redact(render(cases, docstrings(tests_dir), title, redact(inventory, hidden), when, certificates(root)),
+                  hidden)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(text)
     ET.ElementTree(root).write(out / "junit.xml", encoding="utf-8", xml_declaration=True)
