@@ -7,11 +7,10 @@ control), is refused every session table (permission denied), and is admitted fr
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 import pytest
 from conftest import files_containing, host_for
+from exporter import assert_listens_only_where_configured, scrape
 from pg_client import Store, apps_of, connect, refused, table_of, writer_of
 
 # Runs on the store host as root: a psql session with the exporter's own connection string (read from
@@ -47,13 +46,6 @@ def as_exporter(store: Store, query: str) -> tuple[int, str, str]:
     return int(out[0]), out[1], out[2] if len(out) > 2 else ""
 
 
-def scrape(store: Store) -> list[str]:
-    address = str(store["metrics_listen_address"])
-    url = f"http://{'[' + address + ']' if ':' in address else address}:{int(store['metrics_port'])}/metrics"
-    code = f"import urllib.request; print(urllib.request.urlopen({json.dumps(url)}, timeout=30).read().decode())"
-    return str(host_for(store["name"]).check_output("python3 -c %s", code)).splitlines()
-
-
 def test_exporter_reports_the_server_up_over_tls(metrics_store: Store) -> None:
     lines = scrape(metrics_store)
     assert any(line.startswith("pg_up") and line.endswith(" 1") for line in lines), \
@@ -66,14 +58,7 @@ def test_exporter_reports_the_server_up_over_tls(metrics_store: Store) -> None:
 
 
 def test_exporter_listens_where_configured_only(metrics_store: Store) -> None:
-    host = host_for(metrics_store["name"])
-    service = metrics_store["metrics_service"]
-    pid = host.check_output(f"systemctl show -p MainPID --value {service}").strip()
-    assert pid not in ("", "0"), f"{service} is not running"
-    sockets = {line.split()[3] for line in host.check_output("runuser -u prometheus -- ss -Htlnp").splitlines()
-               if f"pid={pid}," in line}
-    address = str(metrics_store["metrics_listen_address"])
-    assert sockets == {f"{'[' + address + ']' if ':' in address else address}:{int(metrics_store['metrics_port'])}"}
+    assert_listens_only_where_configured(metrics_store)
 
 
 def test_exporter_role_reads_statistics(metrics_store: Store) -> None:

@@ -7,11 +7,10 @@ refused every session key (NOPERM), CONFIG and key scans. Its password sits in o
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import redis
 from conftest import files_containing, host_for
+from exporter import assert_listens_only_where_configured, scrape
 from redis_client import Store, app_user, connect, key, primary_of
 
 
@@ -22,16 +21,8 @@ def metrics_store(redis_store: Store) -> Store:
     return redis_store
 
 
-def scrape(store: Store) -> str:
-    """The exporter's /metrics, fetched on the node from its configured listener."""
-    address = str(store["metrics_listen_address"])
-    url = f"http://{'[' + address + ']' if ':' in address else address}:{int(store['metrics_port'])}/metrics"
-    code = f"import urllib.request; print(urllib.request.urlopen({json.dumps(url)}, timeout=20).read().decode())"
-    return str(host_for(store["name"]).check_output(f"python3 -c {json.dumps(code)}"))
-
-
 def test_exporter_reports_the_store_up_over_tls(metrics_store: Store) -> None:
-    lines = scrape(metrics_store).splitlines()
+    lines = scrape(metrics_store)
     assert "redis_up 1" in lines, [line for line in lines if line.startswith("redis_up")]
     assert any(line.startswith("redis_instance_info{") for line in lines)
     assert any(line.startswith("redis_memory_max_bytes ") for line in lines)
@@ -43,14 +34,7 @@ def test_exporter_reports_the_store_up_over_tls(metrics_store: Store) -> None:
 
 
 def test_exporter_listens_where_configured_only(metrics_store: Store) -> None:
-    host = host_for(metrics_store["name"])
-    service = metrics_store["metrics_service"]
-    pid = host.check_output(f"systemctl show -p MainPID --value {service}").strip()
-    assert pid not in ("", "0"), f"{service} is not running"
-    sockets = {line.split()[3] for line in host.check_output("runuser -u prometheus -- ss -Htlnp").splitlines()
-               if f"pid={pid}," in line}
-    address = str(metrics_store["metrics_listen_address"])
-    assert sockets == {f"{'[' + address + ']' if ':' in address else address}:{int(metrics_store['metrics_port'])}"}
+    assert_listens_only_where_configured(metrics_store)
 
 
 def test_metrics_user_reads_info(metrics_store: Store, client_cert: tuple[str, str] | None) -> None:
