@@ -9,9 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from conftest import host_for
 
 Store = dict[str, Any]
+
+
+def with_metrics(store: Store, option: str) -> Store:
+    """The store, or skip: its role's ``option`` (``*_metrics_enabled``) is off."""
+    if not store.get("metrics_enabled"):
+        pytest.skip(f"{store['name']}: {option} is false")
+    return store
 
 
 def listen_address(store: Store) -> str:

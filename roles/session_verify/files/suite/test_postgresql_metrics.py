@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import files_containing, host_for
-from exporter import assert_listens_only_where_configured, scrape
+from exporter import assert_listens_only_where_configured, scrape, with_metrics
 from pg_client import Store, apps_of, connect, refused, table_of, writer_of
 
 # Runs on the store host as root: a psql session with the exporter's own connection string (read from
@@ -30,9 +30,7 @@ print(r.returncode); print(r.stdout.strip()); print(r.stderr.strip())
 
 @pytest.fixture
 def metrics_store(pg_store: Store) -> Store:
-    if not pg_store.get("metrics_enabled"):
-        pytest.skip(f"{pg_store['name']}: postgresql_session_store_metrics_enabled is false")
-    return pg_store
+    return with_metrics(pg_store, "postgresql_session_store_metrics_enabled")
 
 
 def env_file(store: Store) -> str:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import pytest
 import redis
 from conftest import files_containing, host_for
-from exporter import assert_listens_only_where_configured, scrape
+from exporter import assert_listens_only_where_configured, scrape, with_metrics
 from redis_client import Store, app_user, connect, key, primary_of
 
 
 @pytest.fixture
 def metrics_store(redis_store: Store) -> Store:
-    if not redis_store.get("metrics_enabled"):
-        pytest.skip(f"{redis_store['name']}: redis_session_store_metrics_enabled is false")
-    return redis_store
+    return with_metrics(redis_store, "redis_session_store_metrics_enabled")
 
 
 def test_exporter_reports_the_store_up_over_tls(metrics_store: Store) -> None:
