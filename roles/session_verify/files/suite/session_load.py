@@ -8,7 +8,9 @@ One session per URL, then that session again and again, round-robin. A request f
 it raises, answers anything but 200, or does not continue the session (another id, or a
 count that is not the previous one + 1). Bounded: stops at the stop file or after
 --max-seconds. Writes the figures as JSON (requests, failures, seconds, first errors, and each
-URL's session: id and count). The CA file is read again whenever it changes, as a client whose
+URL's session: id and count), the failure windows (failures less than WINDOW_GAP seconds apart
+form one window: [start, end, failures]) and the regressions: answers whose count was not above
+the last acknowledged one (an acknowledged write lost). The CA file is read again whenever it changes, as a client whose
 trust store the operator updates during a CA rollover.
 """
 
@@ -48,11 +50,28 @@ class Trust:
         return self.context
 
 
+WINDOW_GAP = 3.0  # seconds between two failures that still count as one outage window
+
+
+def windows(times: list[float], gap: float = WINDOW_GAP) -> list[list[float]]:
+    """Failure times (ascending) merged into windows: [start, end, failures]; a gap over ``gap`` s starts a new one."""
+    out: list[list[float]] = []
+    for t in times:
+        if out and t - out[-1][1] <= gap:
+            out[-1][1] = t
+            out[-1][2] += 1
+        else:
+            out.append([t, t, 1])
+    return [[round(a, 1), round(b, 1), int(n)] for a, b, n in out]
+
+
 def run(urls: list[str], cookies: list[str], trust: Trust, stop: Path, max_seconds: float,
         started: Path) -> dict[str, Any]:
     state: dict[str, tuple[str, int] | None] = dict.fromkeys(urls)
     per_url = {url: {"requests": 0, "failures": 0} for url in urls}
     errors: list[str] = []
+    failed_at: list[float] = []
+    regressions = 0
     begin = time.monotonic()
     while not stop.exists() and time.monotonic() - begin < max_seconds:
         for url, name in zip(urls, cookies, strict=True):
@@ -62,11 +81,14 @@ def run(urls: list[str], cookies: list[str], trust: Trust, stop: Path, max_secon
                 status, body = fetch(url, trust.refresh(), f"{name}={current[0]}" if current else None)
                 if status != 200:
                     raise ValueError(f"HTTP {status}")
+                if current and body.get("id") == current[0] and int(body.get("count", 0)) <= current[1]:
+                    regressions += 1
                 if current and (body.get("id") != current[0] or body.get("count") != current[1] + 1):
                     raise ValueError(f"session not continued: count {body.get('count')} after {current[1]}")
                 state[url] = (str(body["id"]), int(body["count"]))
             except Exception as exc:  # every failure is counted, the loop goes on
                 per_url[url]["failures"] += 1
+                failed_at.append(time.monotonic() - begin)
                 if len(errors) < 10:
                     errors.append(f"{time.monotonic() - begin:.1f}s {url}: {type(exc).__name__}: {exc}")
         started.touch()
@@ -75,7 +97,7 @@ def run(urls: list[str], cookies: list[str], trust: Trust, stop: Path, max_secon
             "failures": sum(u["failures"] for u in per_url.values()),
             "seconds": round(time.monotonic() - begin, 1), "per_url": per_url, "errors": errors,
             "sessions": {url: {"id": s[0], "count": s[1]} if s else None for url, s in state.items()},
-            "ca_reloads": trust.reloads}
+            "ca_reloads": trust.reloads, "failure_windows": windows(failed_at), "regressions": regressions}
 
 
 def main() -> None:
