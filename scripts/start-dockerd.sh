@@ -29,8 +29,16 @@ if ! engine_process_alive; then
     rm -f "$sock" "$pidfile"
   fi
   echo ">> starting dockerd (log: $log)"
-  # setsid: the engine must outlive this script and the make target.
-  setsid nohup dockerd >"$log" 2>&1 </dev/null &
+  # setsid: the engine must outlive this script and the make target. Every
+  # descriptor above 2 is closed first: an inherited one (a caller's flock,
+  # a pipe) would otherwise stay held for the engine's whole life.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid nohup dockerd >"$log" 2>&1 </dev/null
+  ) &
 fi
 for _ in $(seq 1 90); do
   if engine_answers; then
