@@ -81,6 +81,17 @@ def check_shell(text: str) -> list[str]:
     return problems
 
 
+def check_bash(text: str) -> list[str]:
+    """A bash script bash parses (bash -n), with its interpreter line and strict mode."""
+    problems = [] if text.startswith("#!/bin/bash\n") else ["the first line must be #!/bin/bash"]
+    if "set -eu -o pipefail" not in text:
+        problems.append("no 'set -eu -o pipefail'")
+    result = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        problems.append(f"bash -n: {result.stderr.strip()}")
+    return problems
+
+
 RESET_KEYS = {"ReadWritePaths", "ExecStart", "EnvironmentFile", "CapabilityBoundingSet"}
 UNIT_SECTIONS = {"[Unit]", "[Service]", "[Timer]", "[Install]"}
 
@@ -104,7 +115,8 @@ def check_unit(text: str) -> list[str]:
             problems.append(f"line {n}: {key} has no value")
         if key == "Environment" and not re.fullmatch(r'"?[A-Z][A-Z0-9_]*=\S[^"]*"?', value):
             problems.append(f"line {n}: Environment needs NAME=value: {value!r}")
-        if key in {"ExecStart", "EnvironmentFile"} and value and not value.startswith("/"):
+        # systemd's prefixes: "-" (EnvironmentFile: may be missing; ExecStart: failure ignored), "@+!:" (ExecStart).
+        if key in {"ExecStart", "EnvironmentFile"} and value and not value.lstrip("-@+!:").startswith("/"):
             problems.append(f"line {n}: {key} needs an absolute path: {value!r}")
     return problems
 
@@ -375,6 +387,7 @@ CHECKS: dict[str, Callable[[str, str, str], list[str]]] = {
     "openssl.cnf": lambda text, host, release: check_openssl_cnf(text),
     "hardening.conf": lambda text, host, release: check_unit(text),
     "load-scripts.sh": lambda text, host, release: check_shell(text),
+    "acl-apply.sh": lambda text, host, release: check_bash(text),
     "sentinel-hardening.conf": lambda text, host, release: check_unit(text),
     "postgresql.conf": lambda text, host, release: check_postgresql_conf(text),
     "pg_hba.conf": lambda text, host, release: check_hba(text),

@@ -25,7 +25,7 @@ RENDER = Path(__file__).parent / "validation" / "render.yml"
 RELEASES = ("12", "13")
 
 # What each kind of host renders (the template's name without .j2).
-REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf", "load-scripts.sh"]
+REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf", "load-scripts.sh", "acl-apply.sh"]
 REDIS_HA = ["sentinel.conf", "sentinel-hardening.conf"]
 # The exporters' files (metrics_enabled; rendered on every store host with a stand-in password).
 REDIS_METRICS = ["prometheus-redis-exporter.env", "prometheus-redis-exporter.conf"]
