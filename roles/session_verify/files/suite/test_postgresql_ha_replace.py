@@ -13,11 +13,11 @@ skipped.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from conftest import scenario_record
+from drill_records import check_loop, check_rerun, read
 
 RECORD = scenario_record("replace-pg", "replace.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no replace record (the molecule postgresql-ha scenario's "
@@ -25,8 +25,7 @@ pytestmark = pytest.mark.skipif(RECORD is None, reason="no replace record (the m
 
 
 def record(name: str) -> Any:
-    assert RECORD is not None
-    return json.loads((RECORD / name).read_text())
+    return read(RECORD, name)
 
 
 def test_every_member_sees_the_same_three_started_etcd_members() -> None:
@@ -53,19 +52,9 @@ def test_the_new_host_streams_as_a_standby() -> None:
 
 
 def test_the_session_went_on_without_losing_a_write() -> None:
-    figures = record("load.json")
-    print(f"\nPostgreSQL member replaced under load: {figures['requests']} requests, {figures['failures']} failed, "
-          f"windows {figures['failure_windows']}, {figures['seconds']} s")
-    assert figures["regressions"] == 0, figures["errors"]
-    assert len(figures["failure_windows"]) <= 1, (figures["failure_windows"], figures["errors"])
-    assert all(u["requests"] >= 20 for u in figures["per_url"].values()), figures["per_url"]
-    assert all(figures["sessions"].values()), figures["sessions"]
+    # No bound on the window's length: a standby's loss costs no switchover.
+    check_loop(record("load.json"), "PostgreSQL member replaced under load", max_window_s=None)
 
 
 def test_the_same_run_again_changed_nothing() -> None:
-    runs = record("replace.json")["runs"]
-    assert runs["replace"]["rc"] == 0, runs["replace"]
-    assert runs["rerun"]["rc"] == 0, runs["rerun"]
-    recap = runs["rerun"]["recap"]
-    assert len(recap) >= 3, recap
-    assert all(" changed=0 " in f"{line} " and " failed=0 " in f"{line} " for line in recap), recap
+    check_rerun(record("replace.json")["runs"], "replace")

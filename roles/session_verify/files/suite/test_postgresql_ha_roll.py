@@ -15,29 +15,19 @@ nothing. Without that record (any other inventory) they are skipped.
 from __future__ import annotations
 
 import itertools
-import json
-from datetime import datetime
 from typing import Any
 
 import pytest
 from conftest import scenario_record
+from drill_records import check_loop, check_rerun, read, systemd_epoch
 
 RECORD = scenario_record("roll-pg", "members.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no rolling-restart record (the molecule postgresql-ha "
                                                        "scenario's side effect writes it)")
-# Seconds the one failure window (the switchover) may last: Patroni's switchover plus the
-# app's reconnect, measured 2026-12 (see docs/ha-postgresql.md "Rolling restarts").
-MAX_WINDOW_S = 30.0
 
 
 def record(name: str) -> Any:
-    assert RECORD is not None
-    return json.loads((RECORD / name).read_text())
-
-
-def etcd_epoch(stamp: str) -> float:
-    """systemd's ExecMainStartTimestamp (--timestamp=us+utc), e.g. 'Mon 2026-12-07 12:00:00.123456 UTC'."""
-    return datetime.strptime(stamp, "%a %Y-%m-%d %H:%M:%S.%f %Z").timestamp()
+    return read(RECORD, name)
 
 
 def members() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -49,7 +39,7 @@ def members() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
 
 def test_every_member_restarted_etcd_and_postgresql() -> None:
     for name, (before, after) in members().items():
-        assert etcd_epoch(after["etcd"]) > etcd_epoch(before["etcd"]), (name, before, after)
+        assert systemd_epoch(after["etcd"]) > systemd_epoch(before["etcd"]), (name, before, after)
         assert float(after["postgresql"]) > float(before["postgresql"]), (name, before, after)
         assert after["shared_buffers"] == "144MB", (name, after)
         assert before["shared_buffers"] != "144MB", (name, before)
@@ -58,7 +48,7 @@ def test_every_member_restarted_etcd_and_postgresql() -> None:
 @pytest.mark.parametrize("service", ["etcd", "postgresql"])
 def test_members_restarted_one_at_a_time(service: str) -> None:
     """The restarts are spread out: each member started after the previous one came back."""
-    started = sorted(etcd_epoch(a["etcd"]) if service == "etcd" else float(a["postgresql"])
+    started = sorted(systemd_epoch(a["etcd"]) if service == "etcd" else float(a["postgresql"])
                      for _, a in members().values())
     gaps = [round(b - a, 1) for a, b in itertools.pairwise(started)]
     print(f"\n{service} restarts {gaps} s apart")
@@ -76,21 +66,8 @@ def test_the_primary_went_last_after_one_switchover() -> None:
 
 
 def test_failed_requests_fall_in_one_switchover_and_no_write_was_lost() -> None:
-    figures = record("load.json")
-    windows = figures["failure_windows"]
-    print(f"\nPostgreSQL rolling restart under load: {figures['requests']} requests, {figures['failures']} failed, "
-          f"windows {windows}, {figures['seconds']} s")
-    assert len(windows) <= 1, (windows, figures["errors"])
-    assert all(end - start <= MAX_WINDOW_S for start, end, _ in windows), windows
-    assert figures["regressions"] == 0, figures["errors"]
-    assert all(u["requests"] >= 20 for u in figures["per_url"].values()), figures["per_url"]
-    assert all(figures["sessions"].values()), figures["sessions"]
+    check_loop(record("load.json"), "PostgreSQL rolling restart under load")
 
 
 def test_the_same_run_again_changed_nothing() -> None:
-    runs = record("runs.json")
-    assert runs["roll"]["rc"] == 0, runs["roll"]
-    assert runs["rerun"]["rc"] == 0, runs["rerun"]
-    recap = runs["rerun"]["recap"]
-    assert len(recap) >= 3, recap
-    assert all(" changed=0 " in f"{line} " and " failed=0 " in f"{line} " for line in recap), recap
+    check_rerun(record("runs.json"), "roll")

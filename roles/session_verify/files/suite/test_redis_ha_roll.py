@@ -13,29 +13,19 @@ run again changed nothing. Without that record (any other inventory) they are sk
 from __future__ import annotations
 
 import itertools
-import json
-from datetime import datetime
 from typing import Any
 
 import pytest
 from conftest import scenario_record
+from drill_records import check_loop, check_rerun, read, systemd_epoch
 
 RECORD = scenario_record("roll-redis", "nodes.json")
 pytestmark = pytest.mark.skipif(RECORD is None, reason="no rolling-restart record (the molecule redis-ha "
                                                        "scenario's side effect writes it)")
-# Seconds the one failure window (the failover) may last: Sentinel's promotion plus HAProxy's
-# check interval, about 8 s measured on the lab (docs/ha-redis.md "Rolling restarts").
-MAX_WINDOW_S = 30.0
 
 
 def record(name: str) -> Any:
-    assert RECORD is not None
-    return json.loads((RECORD / name).read_text())
-
-
-def epoch(stamp: str) -> float:
-    """systemd's ExecMainStartTimestamp (--timestamp=us+utc), e.g. 'Mon 2026-12-07 12:00:00.123456 UTC'."""
-    return datetime.strptime(stamp, "%a %Y-%m-%d %H:%M:%S.%f %Z").timestamp()
+    return read(RECORD, name)
 
 
 def nodes() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -47,8 +37,8 @@ def nodes() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
 def test_every_node_restarted_one_at_a_time() -> None:
     data = nodes()
     for name, (before, after) in data.items():
-        assert epoch(after["started"]) > epoch(before["started"]), (name, before, after)
-    started = sorted(epoch(after["started"]) for _, after in data.values())
+        assert systemd_epoch(after["started"]) > systemd_epoch(before["started"]), (name, before, after)
+    started = sorted(systemd_epoch(after["started"]) for _, after in data.values())
     gaps = [round(b - a, 1) for a, b in itertools.pairwise(started)]
     print(f"\nRedis restarts {gaps} s apart")
     assert all(gap >= 1.0 for gap in gaps), gaps
@@ -60,26 +50,13 @@ def test_the_primary_went_last_after_one_failover() -> None:
     new = [name for name, (_, after) in data.items() if after["role"] == "master"]
     assert len(old) == 1 and len(new) == 1, (old, new)
     assert old != new, f"the primary {old[0]} restarted without a failover"
-    last = max(data, key=lambda name: epoch(data[name][1]["started"]))
+    last = max(data, key=lambda name: systemd_epoch(data[name][1]["started"]))
     assert last == old[0], f"{last} restarted last, not the old primary {old[0]}"
 
 
 def test_failed_requests_fall_in_one_failover_and_no_write_was_lost() -> None:
-    figures = record("load.json")
-    windows = figures["failure_windows"]
-    print(f"\nRedis rolling restart under load: {figures['requests']} requests, {figures['failures']} failed, "
-          f"windows {windows}, {figures['seconds']} s")
-    assert len(windows) <= 1, (windows, figures["errors"])
-    assert all(end - start <= MAX_WINDOW_S for start, end, _ in windows), windows
-    assert figures["regressions"] == 0, figures["errors"]
-    assert all(u["requests"] >= 20 for u in figures["per_url"].values()), figures["per_url"]
-    assert all(figures["sessions"].values()), figures["sessions"]
+    check_loop(record("load.json"), "Redis rolling restart under load")
 
 
 def test_the_same_run_again_changed_nothing() -> None:
-    runs = record("runs.json")
-    assert runs["roll"]["rc"] == 0, runs["roll"]
-    assert runs["rerun"]["rc"] == 0, runs["rerun"]
-    recap = runs["rerun"]["recap"]
-    assert len(recap) >= 3, recap
-    assert all(" changed=0 " in f"{line} " and " failed=0 " in f"{line} " for line in recap), recap
+    check_rerun(record("runs.json"), "roll")
