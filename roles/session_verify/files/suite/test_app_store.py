@@ -8,6 +8,7 @@ store connections are reused across requests.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -130,3 +131,47 @@ def test_store_connections_are_reused(php_app: App, client_cert: tuple[str, str]
     assert len(new) < children and len(after) <= children, \
         f"{len(new)} new connections for {burst} requests: {sorted(after)}"
 
+
+
+def test_redis_lock_serialises_one_session_and_is_released(php_app: App,
+                                                           client_cert: tuple[str, str] | None) -> None:
+    """Through the app: two concurrent requests of one session serialise on the store's lock, and no lock
+    key is left after them.
+
+    A slow request (read, 1.2 s, write) holds the session's lock; a second request of the same session,
+    sent while the lock key exists, must wait for it and read the slow one's write (count 3, not a lost
+    update at 2). The lock is released by EVALSHA of the preloaded script (the tenants may not EVAL): if
+    that were refused, the lock key would stay until it expires.
+    """
+    if php_app["store"] != "redis":
+        pytest.skip("Redis apps only")
+    needs_probe(php_app)
+    store = store_of(php_app)
+    user = next(u for u in store["app_users"] if u["name"] == php_app["store_user"])
+    if not user.get("locking", True):
+        pytest.skip(f"locking is off for {user['name']}")
+    sid = new_session(php_app)
+    prefix = redis_prefix(php_app, store) + sid
+    slow: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        slow["body"] = reply(php_app, request(php_app, "GET", "/probe/session?sleep_ms=1200", sid))
+        slow["done"] = time.monotonic()
+
+    with redis_admin(store, client_cert) as admin:
+        thread = threading.Thread(target=slow_request, daemon=True)
+        thread.start()
+        deadline, locks = time.monotonic() + 5, list[str]()
+        while not locks and time.monotonic() < deadline and thread.is_alive():
+            locks = [k for k in admin.scan_iter(match=prefix + "*", count=1000) if k != prefix]
+            time.sleep(0.02)
+        assert locks, f"no lock key under {prefix}* while a request of the session ran"
+        second = reply(php_app, request(php_app, "GET", "/probe/session", sid))
+        second_done = time.monotonic()
+        thread.join(timeout=30)
+        assert slow.get("body") == {"id": sid, "count": 2}, slow
+        assert second == {"id": sid, "count": 3}, \
+            f"the second request did not wait for the first one's lock (a lost update): {second}"
+        assert second_done >= slow["done"] - 0.05, "the second request ended before the one holding the lock"
+        left = [k for k in admin.scan_iter(match=prefix + "*", count=1000) if k != prefix]
+        assert not left, f"lock keys left after both requests (not released, they wait for expiry): {left}"
