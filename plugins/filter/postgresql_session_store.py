@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -151,6 +152,26 @@ def dcs_member(pair: Any) -> dict[str, str]:
     """An etcd member from (address, inventory name)."""
     address, name = pair
     return {"name": str(name), "address": str(address)}
+
+
+def patroni_member(result: Any, member: str) -> dict[str, Any]:
+    """This member's row of ``patronictl list -f json`` (a registered command result), normalised.
+
+    Returns ``role`` and ``state`` (lower case, "" when unknown) and ``pending``: true when Patroni
+    flags the member "pending restart" (Patroni 3 and 4 put "*" in that column). A failed command
+    or a member not listed gives an empty role and state, and pending false.
+    """
+    rows: Any = []
+    if isinstance(result, Mapping) and result.get("rc", 1) == 0:
+        try:
+            rows = json.loads(str(result.get("stdout") or "[]"))
+        except ValueError:
+            rows = []
+    row = next((r for r in rows if isinstance(r, Mapping) and str(r.get("Member")) == str(member)), {}) \
+        if isinstance(rows, list) else {}
+    pending = row.get("Pending restart")
+    return {"role": str(row.get("Role") or "").lower(), "state": str(row.get("State") or "").lower(),
+            "pending": pending is not None and str(pending).strip() != ""}
 
 
 def effective_apps(apps: Any, legacy_role: str, legacy_password: Any, legacy_table: str, idle_timeout: Any,
@@ -578,4 +599,5 @@ class FilterModule:
             "postgresql_session_store_node": node,
             "postgresql_session_store_dcs_differs": dcs_differs,
             "postgresql_session_store_patroni_parameters": patroni_parameters,
+            "postgresql_session_store_patroni_member": patroni_member,
         }

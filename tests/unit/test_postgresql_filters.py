@@ -227,3 +227,19 @@ def test_connection_limits_must_be_positive_and_fit_max_connections() -> None:
     assert "postgresql_session_store_other_connections" in PG.connection_problems(_limited(10), 100, {}, 0)[0]
     legacy = PG.effective_apps([], "session_app", "P" * 20, "session_data", 1800, 28800, -1)
     assert "postgresql_session_store_app_connection_limit must" in PG.connection_problems(legacy, 100, {}, 5)[0]
+
+
+def test_patroni_member_reads_this_members_row_of_patronictl_list() -> None:
+    rows = ('[{"Member": "pg1", "Role": "Leader", "State": "running", "Pending restart": "*"},'
+            ' {"Member": "pg2", "Role": "Sync Standby", "State": "streaming"},'
+            ' {"Member": "pg3", "Role": "Replica", "State": "streaming", "Pending restart": " "}]')
+    result = {"rc": 0, "stdout": rows}
+    assert PG.patroni_member(result, "pg1") == {"role": "leader", "state": "running", "pending": True}
+    assert PG.patroni_member(result, "pg2") == {"role": "sync standby", "state": "streaming", "pending": False}
+    assert PG.patroni_member(result, "pg3")["pending"] is False
+    nothing = {"role": "", "state": "", "pending": False}
+    assert PG.patroni_member(result, "pg9") == nothing
+    # Patroni down, a skipped task, or no answer at all: nothing is pending.
+    assert PG.patroni_member({"rc": 1, "stdout": rows}, "pg1") == nothing
+    assert PG.patroni_member({"skipped": True}, "pg1") == nothing
+    assert PG.patroni_member({"rc": 0, "stdout": "not json"}, "pg1") == nothing
