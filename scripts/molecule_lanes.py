@@ -7,9 +7,10 @@ longest first (``ESTIMATE_MIN``, measured on an idle 2-CPU machine) so the lanes
 end together. The scenarios use distinct container names, networks and published
 ports, so they can share the Docker engine.
 
-The summary comes last, after every lane ended: each scenario's result and
-duration, then, for each failed one, the failing tasks and the end of its log —
-what a CI page that keeps only the end of the output needs to show.
+The summary comes last, after every lane ended: for each failed scenario the end
+of its log and the lines around its failures, then each scenario's result and
+duration, and last the failing tests and tasks themselves (a few lines each) —
+a CI page that keeps only the end of the output still names what failed.
 
     molecule_lanes.py --lanes 2 --log-dir .molecule-logs redis postgresql app
 """
@@ -34,6 +35,9 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 # The lines that say why a scenario failed: Ansible's failures, pytest's.
 FAILURE_RE = re.compile(r"fatal: \[|FAILED!|^\s*(?:│\s*)?(?:FAILED|ERROR) |\[ERROR\]|ERROR\s+Ansible return code|"
                         r"AssertionError|assertion:|msg:")
+# The one-line names of what failed: a pytest test (raw, or an item of the verify role's per-control
+# list: "- FAILED  test_x[...]"), an Ansible task.
+KEY_RE = re.compile(r"^(?:- )?['\"]?(?:FAILED|ERROR)\s+test_\w+|^fatal: \[")
 
 
 @dataclass
@@ -62,14 +66,27 @@ def deal(scenarios: list[str], lanes: int) -> list[list[str]]:
 
 
 def failure_excerpt(text: str, context: int = 6, limit: int = 120, tail: int = 40) -> list[str]:
-    """The lines around each failure marker of a scenario's log (colour removed), then its end."""
+    """The end of a scenario's log (colour removed), then the lines around each failure marker."""
     lines = [ANSI_RE.sub("", line) for line in text.splitlines()]
     keep: set[int] = set()
     for i, line in enumerate(lines):
         if FAILURE_RE.search(line):
             keep.update(range(max(0, i - 2), min(len(lines), i + context)))
     excerpt = [lines[i] for i in sorted(keep)][-limit:]
-    return [*excerpt, "    [...] end of the log:", *lines[-tail:]]
+    return ["    [...] end of the log:", *lines[-tail:], "    [...] the lines around its failures:", *excerpt]
+
+
+def key_failures(text: str, limit: int = 10, width: int = 160) -> list[str]:
+    """What failed, a line each: pytest's FAILED/ERROR test lines, Ansible's fatal tasks (the last ``limit``)."""
+    lines = [ANSI_RE.sub("", line).strip(" │") for line in text.splitlines()]
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if KEY_RE.search(line):
+            task = next((lines[j] for j in range(i - 1, max(-1, i - 30), -1) if lines[j].startswith("TASK [")), "")
+            entry = f"{task} {line}" if line.startswith("fatal:") and task else line
+            if entry[:width] not in found:
+                found.append(entry[:width])
+    return found[-limit:]
 
 
 def run_lane(lane: int, scenarios: list[str], molecule: str, log_dir: Path, results: list[Result],
@@ -96,16 +113,20 @@ def run_lane(lane: int, scenarios: list[str], molecule: str, log_dir: Path, resu
 def summary(results: list[Result], scenarios: list[str]) -> tuple[list[str], bool]:
     """The closing report and whether every scenario passed."""
     by_name = {r.scenario: r for r in results}
-    lines = ["", ">> molecule scenarios:"]
-    for name in scenarios:
-        r = by_name.get(name)
-        lines.append(f"   {name:<15} " + ("not run" if r is None else
-                                           f"{'passed' if r.returncode == 0 else 'FAILED':<7} {r.seconds / 60:5.1f} min"
-                                           f"  (lane {r.lane})"))
     failed = [by_name[n] for n in scenarios if n in by_name and by_name[n].returncode != 0]
+    lines: list[str] = []
     for r in failed:
-        lines += ["", f">> {r.scenario} failed: its failing tasks, then the end of {r.log}"]
+        lines += ["", f">> {r.scenario} failed: the end of {r.log}, then the lines around its failures"]
         lines += ["   " + line for line in failure_excerpt(r.log.read_text(errors="replace"))]
+    lines += ["", ">> molecule scenarios:"]
+    for name in scenarios:
+        one = by_name.get(name)
+        lines.append(f"   {name:<15} " + ("not run" if one is None else
+                                           f"{'passed' if one.returncode == 0 else 'FAILED':<7} "
+                                           f"{one.seconds / 60:5.1f} min  (lane {one.lane})"))
+    for r in failed:
+        lines.append(f">> {r.scenario}: what failed")
+        lines += ["   " + line for line in key_failures(r.log.read_text(errors="replace"))]
     ok = not failed and len(by_name) == len(scenarios)
     return lines, ok
 

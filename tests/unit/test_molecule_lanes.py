@@ -32,8 +32,20 @@ def test_failure_excerpt_shows_the_failing_task_and_the_end() -> None:
     excerpt = ml.failure_excerpt(log)
     assert "fatal: [localhost]: FAILED! =>" in excerpt
     assert "TASK [Check the report]" in excerpt
-    assert excerpt[-1] == "later 99"
+    assert excerpt.index("later 99") < excerpt.index("fatal: [localhost]: FAILED! =>")
     assert "line 10" not in excerpt
+
+
+def test_key_failures_name_the_tests_and_tasks() -> None:
+    log = "\n".join(["TASK [Move each HA store's primary off the first member]", "ok: [x]",
+                     "fatal: [localhost]: FAILED! => {\"rc\": 1}", "noise",
+                     "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0", "ERROR test_app.py::test_x",
+                     "      - FAILED  test_lock[lab-app-1]", "      - PASSED  test_y",
+                     "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0"])
+    assert ml.key_failures(log) == [
+        "TASK [Move each HA store's primary off the first member] fatal: [localhost]: FAILED! => {\"rc\": 1}",
+        "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0", "ERROR test_app.py::test_x",
+        "- FAILED  test_lock[lab-app-1]"]
 
 
 @pytest.fixture()
@@ -53,10 +65,12 @@ def test_every_scenario_runs_and_a_failure_fails_the_run(tmp_path: Path, fake_mo
     out = capsys.readouterr().out
     assert code == 1
     assert {p.name for p in (tmp_path / "logs").iterdir()} == {"bad.log", "redis.log", "app.log"}
-    tail = out[out.index(">> molecule scenarios:"):]
+    tail = out[out.index(">> bad failed"):]
     assert "bad             FAILED" in tail and "redis           passed" in tail
     assert 'fatal: [host]: FAILED! => {"msg": "boom"}' in tail
-    assert tail.rstrip().splitlines()[-1].startswith(">> molecule: FAILED")
+    end = tail.rstrip().splitlines()
+    assert end[-1].startswith(">> molecule: FAILED")
+    assert end[-3:-1] == [">> bad: what failed", '   fatal: [host]: FAILED! => {"msg": "boom"}']
 
 
 def test_all_passed(tmp_path: Path, fake_molecule: Path, capsys: pytest.CaptureFixture[str]) -> None:
