@@ -7,11 +7,13 @@ import base64
 import ipaddress
 import os
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 # Extended key usages by the names the role plans them with (vars/main.yml, _session_pki_eku).
@@ -58,7 +60,7 @@ def san_list(names: Iterable[object], local: bool = False) -> list[str]:
     return [f"DNS:{d}" for d in sorted(dns)] + [f"IP:{i}" for i in sorted(ips)]
 
 
-def _csr_sans(csr: x509.CertificateSigningRequest) -> list[str]:
+def _csr_sans(csr: x509.CertificateSigningRequest | x509.Certificate) -> list[str]:
     try:
         ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -74,7 +76,7 @@ def _csr_sans(csr: x509.CertificateSigningRequest) -> list[str]:
     return sorted(names)
 
 
-def _csr_ekus(csr: x509.CertificateSigningRequest) -> list[str]:
+def _csr_ekus(csr: x509.CertificateSigningRequest | x509.Certificate) -> list[str]:
     try:
         ext = csr.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -82,7 +84,7 @@ def _csr_ekus(csr: x509.CertificateSigningRequest) -> list[str]:
     return sorted(_EKU_NAMES.get(oid, oid.dotted_string) for oid in ext)
 
 
-def _csr_key_usages(csr: x509.CertificateSigningRequest) -> list[str]:
+def _csr_key_usages(csr: x509.CertificateSigningRequest | x509.Certificate) -> list[str]:
     try:
         ext = csr.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
@@ -120,6 +122,90 @@ def csr_mismatch(csr_pem: str, common_name: str, sans: Iterable[object], eku: It
     extra = sorted(ext.oid.dotted_string for ext in csr.extensions if ext.oid not in _ALLOWED_EXTENSIONS)
     if extra:
         problems.append(f"extensions not planned: {', '.join(extra)}")
+    return problems
+
+
+def _file_problems(label: str, found: Mapping[str, Any], owner: str, group: str, mode: str) -> list[str]:
+    """How a probed file's owner, group and mode differ from the plan (mode compared as a number)."""
+    got = (str(found.get("owner")), str(found.get("group")), int(str(found.get("mode") or "0"), 8))
+    if got == (str(owner), str(group), int(str(mode), 8)):
+        return []
+    return [f"{label} is {got[0]}:{got[1]} {found.get('mode')}, planned {owner}:{group} {mode}"]
+
+
+def _key_problems(key: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
+    if not key.get("exists"):
+        return ["no key"]
+    if key.get("error"):
+        return [f"key {key['error']}"]
+    problems = _file_problems("key", key, plan["key_owner"], plan["key_group"], plan["key_mode"])
+    if plan["key_type"] == "rsa":
+        if key.get("type") != "rsa" or int(key.get("size") or 0) != int(plan["rsa_bits"]):
+            problems.append(f"key is {key.get('type')} {key.get('size')} bits, planned rsa {plan['rsa_bits']}")
+    elif (key.get("type"), key.get("curve")) != ("ecdsa", "secp256r1"):
+        problems.append(f"key is {key.get('type')} {key.get('curve') or key.get('size')}, planned ecdsa secp256r1")
+    return problems
+
+
+def _cert_problems(found: Mapping[str, Any], public_key: str, plan: Mapping[str, Any], now: datetime) -> list[str]:
+    if not found.get("exists"):
+        return ["no certificate"]
+    certs = _certs(str(found.get("content") or ""))
+    if len(certs) != 1:
+        return [f"the certificate file holds {len(certs)} certificates"]
+    cert = certs[0]
+    problems = _file_problems("certificate", found, plan.get("file_owner", "root"), plan.get("file_group", "root"),
+                              "0644")
+    spki = cert.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if spki.decode().strip() != public_key.strip():
+        problems.append("certificate is not for the host's key")
+    if [(a.oid, a.value) for a in cert.subject] != [(NameOID.COMMON_NAME, str(plan["common_name"]))]:
+        problems.append(f"subject {cert.subject.rfc4514_string()!r}, planned CN={plan['common_name']}")
+    checks = (("SAN", _csr_sans(cert), sorted(san_list(str(s).split(":", 1)[-1] for s in plan["sans"]))),
+              ("extended key usage", _csr_ekus(cert), sorted(str(e) for e in plan["eku"])),
+              ("key usage", _csr_key_usages(cert), sorted(str(k) for k in plan["key_usage"])))
+    for label, got, planned in checks:
+        if got != planned:
+            problems.append(f"{label} {', '.join(got) or '(none)'}, planned {', '.join(planned) or '(none)'}")
+    signer = _certs(str(plan["signer_pem"]))[:1]
+    try:
+        if not signer:
+            raise ValueError("no signing CA")
+        # cryptography >= 40; an older control node cannot tell and takes the issuing steps.
+        cert.verify_directly_issued_by(signer[0])
+    except (ValueError, TypeError, InvalidSignature, AttributeError):
+        problems.append("not issued by the signing CA (or not verifiable here)")
+    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=UTC)
+    days_left = (not_after - now).total_seconds() / 86400
+    if days_left < int(plan["renew_days"]) or days_left >= int(plan["valid_days"]) + 1:
+        problems.append(f"{days_left:.1f} days left, outside the window {plan['renew_days']}-{plan['valid_days']}")
+    return problems
+
+
+def drift(probe: Mapping[str, Any], plan: Mapping[str, Any], now: datetime | None = None) -> list[str]:
+    """How what a host carries (``probe``: the session_pki_probe result) differs from the role's plan.
+
+    Empty: the issuing steps (key, CSR, signing, install) would change nothing and are skipped. The key
+    must exist with the planned owner, group, mode, algorithm and size; the certificate (root:root
+    0644) must be the only one in its file, for that key, with exactly the planned subject, SANs, key
+    usages, issued by the signing CA (``signer_pem``), with days left in [renew_days, valid_days + 1);
+    the CA file, when ``ca_bundle`` is not none, must hold exactly that text (root:root 0644; the
+    owner and group of both files are ``file_owner``/``file_group`` when the plan names them).
+    """
+    now = now or datetime.now(UTC)
+    key = probe.get("key") or {}
+    problems = _key_problems(key, plan)
+    if "public_key" in key:
+        problems += _cert_problems(probe.get("cert") or {}, str(key["public_key"]), plan, now)
+    if plan.get("ca_bundle") is not None:
+        ca = probe.get("ca") or {}
+        if not ca.get("exists"):
+            problems.append("no CA file")
+        else:
+            problems += _file_problems("CA file", ca, plan.get("file_owner", "root"), plan.get("file_group", "root"),
+                                       "0644")
+            if ca.get("content") != plan["ca_bundle"]:
+                problems.append("CA file differs from the trust bundle")
     return problems
 
 
@@ -187,6 +273,7 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch,
+                "session_pki_drift": drift,
                 "session_pki_foreign_ca": foreign_ca, "session_pki_foreign_cas": foreign_cas,
                 "session_pki_inventory_dirs": inventory_dirs,
                 "session_pki_within": within}

@@ -86,8 +86,10 @@ def test_a_client_certificate_plan_refuses_serverauth() -> None:
 
 
 def test_the_signing_step_runs_the_check_first() -> None:
-    """tasks/ownca.yml: the check sits between the host's CSR and the signature and names host and cert."""
-    tasks = yaml.safe_load((Path(__file__).parents[2] / "roles/session_pki/tasks/ownca.yml").read_text())
+    """tasks/ownca.yml: the check sits between the host's CSR and the signature and names host and cert
+    (in the block of issuing steps that runs when the probe found a drift)."""
+    top = yaml.safe_load((Path(__file__).parents[2] / "roles/session_pki/tasks/ownca.yml").read_text())
+    tasks = [t for task in top for t in task.get("block", [task])]
     names = [t["name"] for t in tasks]
     check = names.index("Check that the host asks for exactly the planned certificate")
     build = names.index("Build the certificate signing request")
