@@ -50,6 +50,39 @@ def _pg_settled_on(members: list[Store], leader: str) -> bool:
             and all(state in ("streaming", "running") for _, state in roles.values()))
 
 
+def _settled(members: list[Store], leader: str) -> bool:
+    try:
+        return _pg_settled_on(members, leader)
+    except (AssertionError, RuntimeError, ValueError, StopIteration):
+        return False
+
+
+def _switch_over(members: list[Store], scope: str, leader: str, deadline: float) -> str:
+    """Switch over from ``leader`` to a standby once every member streams; the candidate's name.
+
+    A scenario's drills (a member replaced, a rolling restart) may leave a standby still catching up:
+    Patroni then refuses the switchover ("candidate not healthy", no synchronous standby yet), so
+    wait until the cluster is settled on ``leader`` and ask again until ``deadline``."""
+    others = [m["name"] for m in members if m["name"] != leader]
+    while True:
+        error = "the cluster did not settle"
+        if _settled(members, leader):
+            rows = {str(r["Member"]): str(r["Role"]).lower() for r in patroni_members(members[1])}
+            # Synchronous (Patroni 3: "Sync Standby") or quorum (Patroni 4: "Quorum Standby") mode: Patroni
+            # switches over only to a synchronous standby.
+            candidate = next((n for n in others if rows.get(n) in ("sync standby", "quorum standby")), others[0])
+            try:
+                host_for(members[1]["name"]).check_output(
+                    "patronictl -c %s switchover %s --candidate %s --force", PATRONI_CONFIG, scope, candidate)
+                return candidate
+            except AssertionError as exc:  # testinfra: a non-zero exit
+                error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+                print(f"patronictl switchover to {candidate}: {error}", file=sys.stderr)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"PostgreSQL {scope}: no switchover off {leader} within {TIMEOUT:.0f} s: {error}")
+        time.sleep(3)
+
+
 def postgresql(move: bool) -> dict[str, dict[str, Any]]:
     """Each PostgreSQL HA cluster: its first member and its primary (moved off the first one with ``move``)."""
     result: dict[str, dict[str, Any]] = {}
@@ -60,14 +93,8 @@ def postgresql(move: bool) -> dict[str, dict[str, Any]]:
         result[scope] = entry
         if not move or before != first or len(members) < 2:
             continue
-        rows = {str(r["Member"]): str(r["Role"]).lower() for r in patroni_members(members[1])}
-        others = [m["name"] for m in members[1:]]
-        # Synchronous (Patroni 3: "Sync Standby") or quorum (Patroni 4: "Quorum Standby") mode: Patroni switches
-        # over only to a synchronous standby.
-        candidate = next((n for n in others if rows.get(n) in ("sync standby", "quorum standby")), others[0])
-        host_for(members[1]["name"]).check_output(
-            "patronictl -c %s switchover %s --candidate %s --force", PATRONI_CONFIG, scope, candidate)
         deadline = time.monotonic() + TIMEOUT
+        candidate = _switch_over(members, scope, before, deadline)
         while True:
             try:
                 if writer_of(members[0], timeout=10)["name"] == candidate and _pg_settled_on(members, candidate):
