@@ -1,10 +1,11 @@
 """The test files stay small and every reference to one names a file that exists.
 
 Test files are split by concern, none over 300 lines. Scenarios select suite
-files with pytest arguments (session_verify_pytest_args: --ignore=FILE, or a
-FILE): a name that matches no file silently selects nothing or everything,
-so each must exist, and a scenario that ignores part of a family of files
-(the single-node Redis or PostgreSQL files, the app files) ignores all of it.
+files with pytest arguments (session_verify_pytest_args): a FILE, which must
+exist (a name that matches no file silently selects nothing or everything), or
+-m with the families of files the suite's conftest marks by file name (the
+single-node Redis or PostgreSQL files, the apps): an unknown marker name
+would select nothing or everything too, so each must be a family.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import re
 from pathlib import Path
 
+import conftest as suite_conftest
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +25,10 @@ MAX_LINES = 300
 
 # Where scenarios, playbooks and inventories set session_verify_pytest_args.
 ARG_FILES = sorted([*ROOT.glob("molecule/*/*.yml"), *ROOT.glob("playbooks/*.yml"), *ROOT.glob("inventories/**/*.yml")])
-# --ignore=test_x.py, or a quoted test_x.py (a file argument).
-FILE_ARG = re.compile(r"""(?:--ignore=|["'])(test_\w+\.py)\b""")
+# A quoted test_x.py (a file argument).
+FILE_ARG = re.compile(r"""["'](test_\w+\.py)\b""")
+# The -m expression of a scenario's session_verify_pytest_args.
+MARK_EXPR = re.compile(r"""session_verify_pytest_args:\s*\[\s*["']-m["']\s*,\s*["']([^"']+)["']""")
 # Markdown: `tests/integration/test_x.py`, `test_{a,b}.py`, `test_app_*.py` ...
 DOC_REF = re.compile(r"`(?:tests/(?:integration|unit)/)?(test_[\w{},*]+\.py)`")
 
@@ -34,15 +38,13 @@ def files_in(directory: Path) -> list[Path]:
 
 
 def families() -> dict[str, set[str]]:
-    """Suite files a scenario ignores together: the single-node store files and the app files."""
-    names = {p.name for p in files_in(SUITE)}
-    return {
-        "single-node Redis": {n for n in names if n.startswith("test_redis_") and not n.startswith("test_redis_ha_")},
-        "single-node PostgreSQL": {n for n in names
-                                   if n.startswith("test_postgresql_") and not n.startswith("test_postgresql_ha_")},
-        # The PostgreSQL app files also run where an HA PostgreSQL store serves an app.
-        "apps": {n for n in names if n.startswith("test_app_") and not n.startswith("test_app_postgresql")},
-    }
+    """Suite files a scenario leaves out together, as the suite's conftest marks them."""
+    found: dict[str, set[str]] = {name: set() for name in suite_conftest.FAMILIES}
+    for path in files_in(SUITE):
+        name = suite_conftest.family(path.name)
+        if name is not None:
+            found[name].add(path.name)
+    return found
 
 
 # Over the limit for now, with the reason; an entry whose file is back under it fails (remove the entry).
@@ -75,11 +77,26 @@ def test_pytest_arguments_name_existing_suite_files(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ARG_FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_a_scenario_ignores_a_family_of_files_whole(path: Path) -> None:
-    ignored = set(re.findall(r"--ignore=(test_\w+\.py)\b", path.read_text()))
-    for family, members in families().items():
-        assert not ignored & members or members <= ignored, \
-            f"{path.relative_to(ROOT)} ignores part of the {family} files only; missing: {sorted(members - ignored)}"
+def test_marker_expressions_name_families(path: Path) -> None:
+    for expression in MARK_EXPR.findall(path.read_text()):
+        unknown = set(re.findall(r"\w+", expression)) - {"and", "or", "not"} - set(suite_conftest.FAMILIES)
+        assert not unknown, f"{path.relative_to(ROOT)}: -m {expression!r} names {sorted(unknown)}, no family"
+
+
+def test_the_families_follow_the_file_names() -> None:
+    found = families()
+    assert "test_redis_acl.py" in found["redis_node"] and "test_redis_ha_roll.py" not in found["redis_node"]
+    assert "test_postgresql_auth.py" in found["postgresql_node"]
+    assert not any(n.startswith("test_postgresql_ha_") for n in found["postgresql_node"])
+    assert {"test_app_cookie.py", "test_phalcon.py"} <= found["app"]
+    names = {p.name for p in files_in(SUITE)}
+    assert found["app_postgresql"] == {n for n in names if n.startswith("test_app_postgresql")}
+
+
+def test_the_scenarios_select_by_family() -> None:
+    """Control: the three partial scenarios use -m (an empty match list would make the check above vacuous)."""
+    expressions = [e for path in ARG_FILES for e in MARK_EXPR.findall(path.read_text())]
+    assert len(expressions) >= 3, expressions
 
 
 def test_every_family_has_files() -> None:

@@ -62,6 +62,40 @@ def redact(text: str) -> str:
     return redaction.redact(text, SECRET_FORMS)
 
 
+# Families of suite files by name, one marker each: a scenario that verifies part of the kit
+# leaves a family out with -m (session_verify_pytest_args: ["-m", "not app and not redis_node"]).
+FAMILIES: dict[str, str] = {
+    "redis_node": "single-node Redis files (test_redis_*.py but test_redis_ha_*)",
+    "postgresql_node": "single-node PostgreSQL files (test_postgresql_*.py but test_postgresql_ha_*)",
+    "app": "the apps and Phalcon (test_app_*.py but test_app_postgresql*, test_phalcon.py)",
+    "app_postgresql": "the PostgreSQL apps (test_app_postgresql*.py)",
+}
+
+
+def family(filename: str) -> str | None:
+    """The family (marker) of a suite file, by its name; None for the files every scenario runs."""
+    for prefix, name in (("test_redis_ha_", None), ("test_redis_", "redis_node"), ("test_postgresql_ha_", None),
+                         ("test_postgresql_", "postgresql_node"), ("test_app_postgresql", "app_postgresql"),
+                         ("test_app_", "app"), ("test_phalcon", "app")):
+        if filename.startswith(prefix):
+            return name
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, what in FAMILIES.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its file's family before -m selects (tryfirst: before pytest's own hook)."""
+    for item in items:
+        name = family(item.path.name)
+        if name:
+            item.add_marker(name)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """Failure reports never carry a secret (pytest prints assertion operands and commands)."""
