@@ -37,6 +37,7 @@ FAILURE_RE = re.compile(r"fatal: \[|FAILED!|^\s*(?:│\s*)?(?:FAILED|ERROR) |\[E
                         r"AssertionError|assertion:|msg:")
 # The one-line names of what failed: a pytest test (raw, or an item of the verify role's per-control
 # list: "- FAILED  test_x[...]"), an Ansible task.
+WRAPPED_RE = re.compile(r"^(?:- )?['\"]?(?:FAILED|ERROR)\s*$")
 KEY_RE = re.compile(r"^(?:- )?['\"]?(?:FAILED|ERROR)\s+test_\w+|^fatal: \[")
 
 
@@ -81,6 +82,8 @@ def key_failures(text: str, limit: int = 10, width: int = 160) -> list[str]:
     lines = [ANSI_RE.sub("", line).strip(" │") for line in text.splitlines()]
     found: list[str] = []
     for i, line in enumerate(lines):
+        if WRAPPED_RE.match(line) and i + 1 < len(lines):  # the callback wrapped the test name to the next line
+            line = f"{line} {lines[i + 1]}"
         if KEY_RE.search(line):
             task = next((lines[j] for j in range(i - 1, max(-1, i - 30), -1) if lines[j].startswith("TASK [")), "")
             entry = f"{task} {line}" if line.startswith("fatal:") and task else line

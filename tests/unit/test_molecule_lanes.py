@@ -40,12 +40,13 @@ def test_key_failures_name_the_tests_and_tasks() -> None:
     log = "\n".join(["TASK [Move each HA store's primary off the first member]", "ok: [x]",
                      "fatal: [localhost]: FAILED! => {\"rc\": 1}", "noise",
                      "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0", "ERROR test_app.py::test_x",
-                     "      - FAILED  test_lock[lab-app-1]", "      - PASSED  test_y",
+                     "      - FAILED  test_lock[lab-app-1]", "      - PASSED  test_y", "  │     - FAILED ",
+                     "  │   test_failed_requests_fall_in_one_switchover", "  │     - 1 failed, 216 passed",
                      "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0"])
     assert ml.key_failures(log) == [
         "TASK [Move each HA store's primary off the first member] fatal: [localhost]: FAILED! => {\"rc\": 1}",
         "FAILED test_ha.py::test_failover[pg] - AssertionError: 3 != 0", "ERROR test_app.py::test_x",
-        "- FAILED  test_lock[lab-app-1]"]
+        "- FAILED  test_lock[lab-app-1]", "- FAILED test_failed_requests_fall_in_one_switchover"]
 
 
 @pytest.fixture()
