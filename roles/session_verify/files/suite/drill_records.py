@@ -31,16 +31,18 @@ def systemd_epoch(stamp: str) -> float:
     return datetime.strptime(stamp, "%a %Y-%m-%d %H:%M:%S.%f %Z").timestamp()
 
 
-def check_loop(figures: dict[str, Any], what: str, max_window_s: float | None = MAX_WINDOW_S) -> None:
+def check_loop(figures: dict[str, Any], what: str, max_window_s: float | None = MAX_WINDOW_S, logs: str = "") -> None:
     """session_load.py's figures: failures in one window at most (no longer than ``max_window_s`` when
-    given), no count regression (no acknowledged write lost), >= 20 requests per URL, every session alive."""
+    given), no count regression (no acknowledged write lost), >= 20 requests per URL, every session alive.
+    ``logs``: what the drill kept when requests failed (the app host's errors), shown with a failure."""
     windows = figures["failure_windows"]
     print(f"\n{what}: {figures['requests']} requests, {figures['failures']} failed, "
           f"windows {windows}, {figures['seconds']} s")
+    detail = f"\n{figures['errors'][:5]}\n{logs}" if logs else figures["errors"][:5]
     assert figures["regressions"] == 0, figures["errors"]
-    assert len(windows) <= 1, (windows, figures["errors"])
+    assert len(windows) <= 1, (windows, detail)
     if max_window_s is not None:
-        assert all(end - start <= max_window_s for start, end, _ in windows), windows
+        assert all(end - start <= max_window_s for start, end, _ in windows), (windows, detail)
     assert all(u["requests"] >= 20 for u in figures["per_url"].values()), figures["per_url"]
     assert all(figures["sessions"].values()), figures["sessions"]
 

@@ -66,7 +66,10 @@ def test_the_primary_went_last_after_one_switchover() -> None:
 
 
 def test_failed_requests_fall_in_one_switchover_and_no_write_was_lost() -> None:
-    check_loop(record("load.json"), "PostgreSQL rolling restart under load")
+    assert RECORD is not None
+    logs = RECORD / "app-errors.txt"
+    check_loop(record("load.json"), "PostgreSQL rolling restart under load",
+               logs=logs.read_text(errors="replace") if logs.is_file() else "")
 
 
 def test_the_same_run_again_changed_nothing() -> None:
