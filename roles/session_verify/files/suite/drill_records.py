@@ -2,8 +2,8 @@
 
 The postgresql-ha and redis-ha side effects run a day-2 operation under session_load.py's loop,
 then the operator's playbook again, and write their records under MOLECULE_EPHEMERAL_DIRECTORY
-(conftest.scenario_record finds them). test_postgresql_ha_roll.py, test_postgresql_ha_replace.py
-and test_redis_ha_roll.py read them with these helpers and check them with the same rules: the
+(conftest.scenario_record finds them). test_postgresql_ha_roll.py, test_postgresql_ha_replace.py,
+test_redis_ha_roll.py and test_redis_ha_replace.py read them with these helpers and check them with the same rules: the
 loop's failures in one window at most (a switchover or failover), no acknowledged write lost,
 and the re-run changed nothing.
 """
@@ -29,6 +29,23 @@ def read(record: Path | None, name: str) -> Any:
 def systemd_epoch(stamp: str) -> float:
     """systemd's ExecMainStartTimestamp (--timestamp=us+utc), e.g. 'Mon 2026-12-07 12:00:00.123456 UTC'."""
     return datetime.strptime(stamp, "%a %Y-%m-%d %H:%M:%S.%f %Z").timestamp()
+
+
+def kv_entries(lines: list[str]) -> list[dict[str, str]]:
+    """SENTINEL REPLICAS/SENTINELS as redis-cli prints them without a terminal: key and value lines,
+    one entry after another, each starting with "name"."""
+    found: list[dict[str, str]] = []
+    for key, value in zip(lines[::2], lines[1::2], strict=False):
+        if key == "name":
+            found.append({})
+        if found:
+            found[-1][key] = value
+    return found
+
+
+def info_fields(lines: list[str]) -> dict[str, str]:
+    """An INFO section's "field:value" lines (headers and blank lines dropped)."""
+    return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
 
 
 def check_loop(figures: dict[str, Any], what: str, max_window_s: float | None = MAX_WINDOW_S, logs: str = "") -> None:
