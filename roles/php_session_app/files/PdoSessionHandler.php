@@ -34,7 +34,13 @@
 //     (target_session_attrs=read-write) the new connection finds the new
 //     primary after a failover. Each statement is one autocommit statement,
 //     so running it again is safe (insert-if-absent, update and delete by id
-//     are idempotent).
+//     are idempotent). The reopened connection is always a new one, never
+//     the persistent handle again: PDO hands a persistent handle back as
+//     long as libpq calls it alive, and a handle that is alive but unusable
+//     (a session left read-only, a protocol state out of step) would fail
+//     the retry and every later request of its FPM worker. Such a handle is
+//     ended (its own backend terminated, best effort) so that the worker's
+//     next request opens its persistent connection anew.
 // created_at: a new row (new session, or session_regenerate_id() / a new id
 // after session_destroy() in the same request) inherits the created_at of
 // the session this handler read in the request, so regenerating never
@@ -93,6 +99,7 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
 
     /**
      * @param \Closure(): PDO|null $reconnect opens a new connection (null: never reconnect)
+     * @param bool $persistent $db is a persistent handle: ended before the reconnect
      */
     public function __construct(
         private PDO $db,
@@ -100,6 +107,7 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
         private readonly int $idleTimeout,
         private readonly int $absoluteTimeout = 0,
         private readonly ?\Closure $reconnect = null,
+        private bool $persistent = false,
     ) {
         $this->table = self::quoteIdentifier($table);
     }
@@ -108,8 +116,12 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
     public static function fromConfig(array $config): self
     {
         $db = $config['db'];
+        // The reconnect opens a new connection (see the header), not the
+        // persistent handle that has just failed.
+        $fresh = ['persistent' => false] + $db;
         return new self(self::connect($db), $config['options']['table'], (int) $config['idleTimeout'],
-                        (int) ($config['absoluteTimeout'] ?? 0), static fn (): PDO => self::connect($db));
+                        (int) ($config['absoluteTimeout'] ?? 0), static fn (): PDO => self::connect($fresh),
+                        (bool) ($db['persistent'] ?? false));
     }
 
     /** Whether $e says the connection is gone (or the server is no longer the primary). */
@@ -292,9 +304,30 @@ final class PdoSessionHandler implements SessionHandlerInterface, SessionUpdateT
             }
         }
         $this->statements = [];
+        if ($this->persistent) {
+            self::endBackend($this->db, $e);
+            $this->persistent = false;
+        }
         $this->db = ($this->reconnect)();
         $this->reconnects++;
         return $this->bindAndExecute($sql, $params);
+    }
+
+    /**
+     * End the backend of a persistent handle that failed (best effort): on a
+     * handle that is still alive, the worker's next request would get it
+     * back as it is; terminated, PDO's liveness check reopens it. The
+     * failure goes to the error log: an operator sees each ended handle.
+     */
+    private static function endBackend(PDO $db, \PDOException $cause): void
+    {
+        error_log(sprintf('SessionKit\\PdoSessionHandler: persistent connection failed (%s); '
+                          . 'ending it, retrying on a new connection', $cause->getMessage()));
+        try {
+            $db->query('SELECT pg_terminate_backend(pg_backend_pid())');
+        } catch (\PDOException) {
+            // Expected: the backend ends while answering, or the handle is already dead.
+        }
     }
 
     /** @param array<string, array{0: mixed, 1: int}> $params */

@@ -3,7 +3,9 @@
 On the app host, the kit's SessionKit\\PdoSessionHandler (multi-host DSN from
 the rendered config) gets its backend terminated: the next write succeeds
 over a new connection, and a reconnect that fails as well gives up after
-that one retry.
+that one retry. A persistent handle that is alive but refuses the statement
+is ended, the retry runs on a new connection, and the worker's next request
+gets its persistent handle reopened.
 
 What these files add to the single-node ones, and where their refusals are
 tried from: see test_postgresql_ha_replication.py.
@@ -84,3 +86,48 @@ def test_pdo_handler_reconnects_once_after_a_lost_connection() -> None:
     assert body["second"] is True and body["reconnects"] == 1, body
     assert body["read"] == "a|i:2;", body
     assert body["gave_up"] is True and body["doomed_reconnects"] == 1, body
+
+
+# --- a persistent handle that is alive but unusable is never handed back ---------------------------
+
+# argv: config file. A persistent connection of the app's DSN is left in a
+# state no liveness check sees: its session made read-only (what a handle
+# stuck on a server that stopped taking writes looks like to PDO). The
+# handler from the rendered config gets that handle: its write must succeed
+# on a new connection (one reconnect), and the worker's next handler must get
+# a reopened, writable persistent handle (another backend, no reconnect).
+POISONED_PHP = r"""
+[, $configFile] = $argv;
+$config = require $configFile;
+require_once $config['handler']['file'];
+$config['db']['persistent'] = true;
+$config['db']['application_name'] = 'kit-poisoned';
+$poison = \SessionKit\PdoSessionHandler::connect($config['db']);
+$poison->exec('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+$pidBefore = (int) $poison->query('SELECT pg_backend_pid()')->fetchColumn();
+$id = 'kit-poisoned-' . bin2hex(random_bytes(8));
+$handler = \SessionKit\PdoSessionHandler::fromConfig($config);
+$result = ['write' => $handler->write($id, 'a|i:1;'), 'reconnects' => $handler->reconnects,
+           'read' => $handler->read($id)];
+$next = \SessionKit\PdoSessionHandler::fromConfig($config);
+$result['next_write'] = $next->write($id . 'n', 'b|i:1;');
+$result['next_reconnects'] = $next->reconnects;
+$again = \SessionKit\PdoSessionHandler::connect($config['db']);
+$result['reopened'] = (int) $again->query('SELECT pg_backend_pid()')->fetchColumn() !== $pidBefore;
+$result['read_only'] = $again->query('SHOW transaction_read_only')->fetchColumn();
+$next->destroy($id . 'n');
+$next->destroy($id);
+echo json_encode($result), "\n";
+"""
+
+
+def test_pdo_handler_never_retries_on_the_same_unusable_persistent_handle() -> None:
+    app = ha_app()
+    host = host_for(app["name"])
+    result = host.run("runuser -u %s -- php -r %s %s", app["user"], POISONED_PHP, app["config_file"])
+    assert result.rc == 0, result.stderr[-2000:]
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["write"] is True and body["reconnects"] == 1, body
+    assert body["read"] == "a|i:1;", body
+    assert body["next_write"] is True and body["next_reconnects"] == 0, body
+    assert body["reopened"] is True and body["read_only"] == "off", body
