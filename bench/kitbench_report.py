@@ -9,7 +9,8 @@ from typing import Any
 PHP_ORDER = [
     "files", "redis_plain", "redis_plain_persistent", "redis_hardened", "redis_hardened_persistent",
     "redis_hardened_persistent_nolock", "redis_ha", "postgresql_hardened", "postgresql_hardened_nonpersistent",
-    "postgresql_incubator", "postgresql_ha", "phalcon_redis_persistent", "phalcon_postgresql",
+    "postgresql_incubator", "postgresql_ha", "postgresql_ha_sync_on", "postgresql_ha_remote_write",
+    "phalcon_redis_persistent", "phalcon_postgresql",
 ]
 # Phalcon 5 (Session\Manager built by the kit's phalcon-session.php, as the role's apps run it),
 # each against its native twin with the same connection reuse and locking: (variant, twin).
@@ -66,6 +67,12 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, float | None, float, 
         ("postgresql_ha / postgresql_hardened (HA cluster vs. one node, same wiring)",
          "postgresql_ha", "postgresql_hardened", 0.5),
         ("postgresql_ha / files", "postgresql_ha", "files", 0.7),
+        # synchronous_commit priced on the cluster (issue 23, item 6): remote_write against on (same
+        # SET per request), and remote_write against one node (the issue's target: >= 0.8).
+        ("postgresql_ha_remote_write / postgresql_ha_sync_on (synchronous_commit remote_write vs. on)",
+         "postgresql_ha_remote_write", "postgresql_ha_sync_on", 0.95),
+        ("postgresql_ha_remote_write / postgresql_hardened (remote_write cluster vs. one node)",
+         "postgresql_ha_remote_write", "postgresql_hardened", 0.8),
         *((f"{variant} / {twin} (framework layer only)", variant, twin, 0.9) for variant, twin in PHALCON_TWINS),
         *((f"{variant} / {twin} ({label})", variant, twin, 0.9) for variant, twin, label in HA_TWINS),
         ("redis_ha / redis_plain (HA kit path vs. what many run)", "redis_ha", "redis_plain", 0.9),

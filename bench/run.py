@@ -64,6 +64,10 @@ PG_VARIANTS = (("postgresql_hardened", "kit", "1"), ("postgresql_hardened_nonper
 # PostgreSQL variants), runs against the single-node store on kit-bench-pg: the ratio of the two is
 # the cost of the zero-loss guarantee.
 PG_HA_VARIANT = "postgresql_ha"
+# The price of synchronous_commit on the HA cluster (issue 23, item 6): postgresql_ha's wiring with
+# the level set per session, each variant sending the same SET per request so the pair differs only
+# in the level. The cluster's own setting (Patroni's dynamic configuration) stays the kit's "on".
+PG_HA_SYNC_VARIANTS = (("postgresql_ha_sync_on", "on"), ("postgresql_ha_remote_write", "remote_write"))
 
 DURATION = int(os.environ.get("BENCH_DURATION", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -259,13 +263,17 @@ def pools(ep: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         ha_dsn = (f"pgsql:host={','.join(str(n['container']) for n in nodes)};port={','.join('5432' for _ in nodes)};"
                   f"dbname={pg_ha['database']};sslmode=verify-full;sslrootcert={CA_IN_APP};connect_timeout=5;"
                   "target_session_attrs=read-write;application_name=kit-bench")
+        ha_env = {"BENCH_PG_DSN": ha_dsn, "BENCH_PG_USER": pg_ha["app_user"], "BENCH_PG_PASSWORD": ha_password,
+                  "BENCH_PG_TABLE": pg_ha["table"], "BENCH_PG_PERSISTENT": "1", "BENCH_PG_HANDLER": "kit"}
         out.append({"name": PG_HA_VARIANT, "store": "pgsql", "save_handler": "files", "save_path": "/nonexistent",
-                    "env": {"BENCH_PG_DSN": ha_dsn, "BENCH_PG_USER": pg_ha["app_user"],
-                            "BENCH_PG_PASSWORD": ha_password, "BENCH_PG_TABLE": pg_ha["table"],
-                            "BENCH_PG_PERSISTENT": "1", "BENCH_PG_HANDLER": "kit"}})
+                    "env": ha_env})
+        for name, level in PG_HA_SYNC_VARIANTS:
+            out.append({"name": name, "store": "pgsql", "save_handler": "files", "save_path": "/nonexistent",
+                        "env": {**ha_env, "BENCH_PG_SYNC": level}})
     else:
-        missing[PG_HA_VARIANT] = ("not available: the lab's PostgreSQL is not an HA cluster (no postgresql.nodes), "
-                                  "has no secret, or wants client certificates")
+        for name in [PG_HA_VARIANT] + [v[0] for v in PG_HA_SYNC_VARIANTS]:
+            missing[name] = ("not available: the lab's PostgreSQL is not an HA cluster (no postgresql.nodes), "
+                             "has no secret, or wants client certificates")
     return out, missing
 
 

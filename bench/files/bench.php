@@ -117,8 +117,13 @@ try {
             parse_str(str_replace(';', '&', substr((string) getenv('BENCH_PG_DSN'), strlen('pgsql:'))), $db);
             $db += ['username' => (string) getenv('BENCH_PG_USER'), 'password' => (string) getenv('BENCH_PG_PASSWORD'),
                     'persistent' => $persistent];
-            $handler = new SessionKit\PdoSessionHandler(SessionKit\PdoSessionHandler::connect($db), $table,
-                                                        (int) ini_get('session.gc_maxlifetime'));
+            $pdo = SessionKit\PdoSessionHandler::connect($db);
+            // BENCH_PG_SYNC: this session's synchronous_commit (the pair of variants that prices it
+            // sends the same SET on every request).
+            if ((string) getenv('BENCH_PG_SYNC') !== '') {
+                $pdo->exec('SET synchronous_commit = ' . $pdo->quote((string) getenv('BENCH_PG_SYNC')));
+            }
+            $handler = new SessionKit\PdoSessionHandler($pdo, $table, (int) ini_get('session.gc_maxlifetime'));
         } else {
             $pdo = new PDO((string) getenv('BENCH_PG_DSN'), (string) getenv('BENCH_PG_USER'),
                            (string) getenv('BENCH_PG_PASSWORD'),
