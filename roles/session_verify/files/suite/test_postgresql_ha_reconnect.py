@@ -14,11 +14,21 @@ tried from: see test_postgresql_ha_replication.py.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from conftest import host_for
 from pg_client import NEEDS_CLUSTER, ha_app
 
 pytestmark = NEEDS_CLUSTER
+
+
+def run_as_app(script: str) -> dict[str, Any]:
+    """Run a PHP script as the HA app's user with its rendered config; its last line of JSON."""
+    app = ha_app()
+    result = host_for(app["name"]).run("runuser -u %s -- php -r %s %s", app["user"], script, app["config_file"])
+    assert result.rc == 0, result.stderr[-2000:]
+    body: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return body
 
 
 # --- the PDO handler reconnects once -------------------------------------------------------------
@@ -77,11 +87,7 @@ echo json_encode($result), "\n";
 
 
 def test_pdo_handler_reconnects_once_after_a_lost_connection() -> None:
-    app = ha_app()
-    host = host_for(app["name"])
-    result = host.run("runuser -u %s -- php -r %s %s", app["user"], RECONNECT_PHP, app["config_file"])
-    assert result.rc == 0, result.stderr[-2000:]
-    body = json.loads(result.stdout.strip().splitlines()[-1])
+    body = run_as_app(RECONNECT_PHP)
     assert body["first"] is True and body["killed"] == 1, body
     assert body["second"] is True and body["reconnects"] == 1, body
     assert body["read"] == "a|i:2;", body
@@ -122,11 +128,7 @@ echo json_encode($result), "\n";
 
 
 def test_pdo_handler_never_retries_on_the_same_unusable_persistent_handle() -> None:
-    app = ha_app()
-    host = host_for(app["name"])
-    result = host.run("runuser -u %s -- php -r %s %s", app["user"], POISONED_PHP, app["config_file"])
-    assert result.rc == 0, result.stderr[-2000:]
-    body = json.loads(result.stdout.strip().splitlines()[-1])
+    body = run_as_app(POISONED_PHP)
     assert body["write"] is True and body["reconnects"] == 1, body
     assert body["read"] == "a|i:1;", body
     assert body["next_write"] is True and body["next_reconnects"] == 0, body
