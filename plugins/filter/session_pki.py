@@ -175,11 +175,29 @@ def _cert_problems(found: Mapping[str, Any], public_key: str, plan: Mapping[str,
         cert.verify_directly_issued_by(signer[0])
     except (ValueError, TypeError, InvalidSignature, AttributeError):
         problems.append("not issued by the signing CA (or not verifiable here)")
-    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=UTC)
-    days_left = (not_after - now).total_seconds() / 86400
-    if days_left < int(plan["renew_days"]) or days_left >= int(plan["valid_days"]) + 1:
+    days_left = _days_left(cert, now)
+    if _outside_window(days_left, plan):
         problems.append(f"{days_left:.1f} days left, outside the window {plan['renew_days']}-{plan['valid_days']}")
     return problems
+
+
+def _days_left(cert: x509.Certificate, now: datetime) -> float:
+    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=UTC)
+    return (not_after - now).total_seconds() / 86400
+
+
+def _outside_window(days_left: float, plan: Mapping[str, Any]) -> bool:
+    """Fewer than renew_days left, or a lifetime beyond valid_days (issued under a longer policy)."""
+    return days_left < int(plan["renew_days"]) or days_left >= int(plan["valid_days"]) + 1
+
+
+def renewal_due(probe: Mapping[str, Any], plan: Mapping[str, Any], now: datetime | None = None) -> bool:
+    """Whether the host's current certificate (``probe``: the session_pki_probe result) must be
+    reissued for its dates alone: the signing step's ``force``. The window is drift()'s; False when
+    the host has no certificate (a new one is issued anyway)."""
+    found = probe.get("cert") or {}
+    certs = _certs(str(found.get("content") or "")) if found.get("exists") else []
+    return bool(certs) and _outside_window(_days_left(certs[0], now or datetime.now(UTC)), plan)
 
 
 def drift(probe: Mapping[str, Any], plan: Mapping[str, Any], now: datetime | None = None) -> list[str]:
@@ -273,7 +291,7 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {"session_pki_san_list": san_list, "session_pki_csr_mismatch": csr_mismatch,
-                "session_pki_drift": drift,
+                "session_pki_drift": drift, "session_pki_renewal_due": renewal_due,
                 "session_pki_foreign_ca": foreign_ca, "session_pki_foreign_cas": foreign_cas,
                 "session_pki_inventory_dirs": inventory_dirs,
                 "session_pki_within": within}

@@ -177,3 +177,24 @@ def test_a_broken_key_is_reported_not_shown(tmp_path: Path) -> None:
     result = probe(tmp_path, ca=False)
     assert "secretgarbage" not in json.dumps(result)
     assert session_pki.drift(result, plan(_ca()[1], None), NOW)[0].startswith("key does not load")
+
+
+@pytest.mark.parametrize(("change", "due"), [
+    ({}, False),  # inside the window: the signing step keeps the certificate
+    ({"renew_days": 91, "valid_days": 120}, True),  # fewer days left than renew_days
+    ({"valid_days": 30, "renew_days": 10}, True),  # outlives the configured lifetime
+    ({"common_name": "redis-2"}, False),  # other drift: reissued by the module, not forced
+], ids=["inside", "renew", "too-long", "other-drift"])
+def test_renewal_due_is_the_drift_window(host: tuple[Path, Any, str], change: dict[str, Any], due: bool) -> None:
+    path, ca, bundle = host
+    result = probe(path)
+    the_plan = plan(ca[1], **{"ca_bundle": bundle, **change})
+    assert session_pki.renewal_due(result, the_plan, NOW) is due
+    window_drift = any("days left" in p for p in session_pki.drift(result, the_plan, NOW))
+    assert window_drift is due, "one window for the drift and the signing step's force"
+
+
+def test_no_certificate_is_not_a_forced_renewal(tmp_path: Path) -> None:
+    ca = _ca()
+    _write(tmp_path, ec.generate_private_key(ec.SECP256R1()), None, _pem(ca[1]))
+    assert session_pki.renewal_due(probe(tmp_path), plan(ca[1], None), NOW) is False
