@@ -248,7 +248,8 @@ def foreign_ca(host_pem: str, known_files: Iterable[object]) -> list[str]:
 
 
 # Trust domains (defaults/main.yml): the CA file a host installs and the CA's home under session_pki_ca_dir.
-DOMAINS = {"kit": ("ca.crt", ""), "redis": ("ca-redis.crt", "redis"), "dcs": ("ca-dcs.crt", "dcs")}
+DOMAINS = {"kit": ("ca.crt", ""), "redis": ("ca-redis.crt", "redis"), "dcs": ("ca-dcs.crt", "dcs"),
+           "metrics": ("ca-metrics.crt", "metrics")}
 
 
 def foreign_cas(slurps: Iterable[Mapping[str, Any]], ca_dir: str, dest_dir: str) -> list[str]:
