@@ -172,7 +172,23 @@ def smoke(lab_dir: Path) -> list[str]:
                 failures.append(f"app {store}: unexpected probe answer {body}")
         except (OSError, ValueError) as error:
             failures.append(f"app {store}: {error}")
+    prometheus = endpoints.get("prometheus")
+    if prometheus:
+        failures += prometheus_failures(prometheus["url"])
     return failures
+
+
+def prometheus_failures(url: str) -> list[str]:
+    """The lab's Prometheus: every active scrape target up (its API on the published loopback port)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/api/v1/targets?state=active", timeout=15) as response:
+            targets = json.loads(response.read())["data"]["activeTargets"]
+    except (OSError, ValueError, KeyError) as error:
+        return [f"prometheus: {error}"]
+    if not targets:
+        return ["prometheus: no active scrape target"]
+    return [f"prometheus target {t['labels'].get('instance')}: {t['health']} {t.get('lastError', '')}".rstrip()
+            for t in targets if t["health"] != "up"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SMOKE FAILED  {failure}", file=sys.stderr)
     if not failures:
         print(">> lab smoke check passed: Redis TLS (NOAUTH without credentials), "
-              "every app's probe round trip through its store")
+              "every app's probe round trip through its store, "
+              "every Prometheus target up")
     return 1 if failures else 0
 
 
