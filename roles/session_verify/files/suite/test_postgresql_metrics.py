@@ -2,7 +2,8 @@
 
 The exporter answers on its configured listener only and reports the server up: it connects with
 sslmode=verify-full (hostssl only) as its own login role. That role reads the statistics views (the
-control), is refused every session table (permission denied), and is admitted from its own host only.
+control), is refused every session table (permission denied), and is admitted from its own host only (in an HA
+cluster: from the members' addresses, the cluster's one pg_hba).
 """
 
 from __future__ import annotations
