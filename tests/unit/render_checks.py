@@ -133,6 +133,34 @@ def check_exporter_env(text: str, required: list[str]) -> list[str]:
     return problems
 
 
+def check_exporter_web(text: str) -> list[str]:
+    """exporter-toolkit's web configuration: HTTPS with absolute files, a client certificate required."""
+    tls = (yaml.safe_load(text) or {}).get("tls_server_config") or {}
+    problems = [f"{key} needs an absolute path: {tls.get(key)!r}" for key in ("cert_file", "key_file", "client_ca_file")
+                if not str(tls.get(key) or "").startswith("/")]
+    if tls.get("client_auth_type") != "RequireAndVerifyClientCert":
+        problems.append(f"client_auth_type is {tls.get('client_auth_type')!r}, not RequireAndVerifyClientCert")
+    return problems
+
+
+def check_prometheus(text: str) -> list[str]:
+    """Prometheus' configuration: rules by absolute path, every scrape HTTPS with full verification and a client
+    certificate, every target labelled store (promtool itself: test_monitor_render.py)."""
+    conf = yaml.safe_load(text) or {}
+    problems = [f"rule file not absolute: {f!r}" for f in conf.get("rule_files") or [] if not str(f).startswith("/")]
+    if not conf.get("scrape_configs"):
+        problems.append("no scrape job")
+    for job in conf.get("scrape_configs") or []:
+        tls = job.get("tls_config") or {}
+        if job.get("scheme") != "https" or tls.get("insecure_skip_verify") is not False:
+            problems.append(f"{job.get('job_name')}: not HTTPS with verification")
+        if not all(str(tls.get(key) or "").startswith("/") for key in ("ca_file", "cert_file", "key_file")):
+            problems.append(f"{job.get('job_name')}: CA, client certificate and key need absolute paths")
+        problems += [f"{job.get('job_name')}: a target without the label store"
+                     for group in job.get("static_configs") or [] if not (group.get("labels") or {}).get("store")]
+    return problems
+
+
 def check_exporter_queries(text: str) -> list[str]:
     """postgres_exporter's query file: each query with SQL and typed columns."""
     problems = []
@@ -398,10 +426,17 @@ CHECKS: dict[str, Callable[[str, str, str], list[str]]] = {
     "session-dcs.conf": lambda text, host, release: check_unit(text),
     "haproxy.cfg": lambda text, host, release: check_haproxy(text),
     "prometheus-redis-exporter.env": lambda text, host, release: check_exporter_env(
-        text, ["REDIS_ADDR=rediss://", "REDIS_USER=", "REDIS_PASSWORD=", "-tls-ca-cert-file=", "-config-command=-"]),
+        text, ["REDIS_ADDR=rediss://", "REDIS_USER=", "REDIS_PASSWORD=", "-tls-ca-cert-file=", "-config-command=-",
+               "-tls-server-ca-cert-file=/", "-tls-server-cert-file=/", "-tls-server-key-file=/"]),
     "prometheus-redis-exporter.conf": lambda text, host, release: check_unit(text),
     "prometheus-postgres-exporter.env": lambda text, host, release: check_exporter_env(
-        text, ["DATA_SOURCE_NAME=", "sslmode=verify-full", "sslrootcert=/", "--extend.query-path=/"]),
+        text, ["DATA_SOURCE_NAME=", "sslmode=verify-full", "sslrootcert=/", "--extend.query-path=/",
+               "--web.config.file=/"]),
+    "postgres-exporter-web.yml": lambda text, host, release: check_exporter_web(text),
+    "prometheus.yml": lambda text, host, release: check_prometheus(text),
+    "prometheus.env": lambda text, host, release: check_exporter_env(
+        text, ["--config.file=/", "--web.listen-address=", "--storage.tsdb.retention.time="]),
+    "prometheus.conf": lambda text, host, release: check_unit(text),
     "prometheus-postgres-exporter.conf": lambda text, host, release: check_unit(text),
     "postgres-exporter-queries.yml": lambda text, host, release: check_exporter_queries(text),
     "session.php": lambda text, host, release: check_php(text),

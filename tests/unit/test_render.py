@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from render_checks import CHECKS, problems_of
 from test_inventories import STAND_INS, run_locally
+from test_monitor_render import MONITOR_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = Path(__file__).parent / "validation" / "render.yml"
@@ -29,7 +30,8 @@ REDIS = ["redis.conf", "users.acl", "openssl.cnf", "hardening.conf", "load-scrip
 REDIS_HA = ["sentinel.conf", "sentinel-hardening.conf"]
 # The exporters' files (metrics_enabled; rendered on every store host with a stand-in password).
 REDIS_METRICS = ["prometheus-redis-exporter.env", "prometheus-redis-exporter.conf"]
-PG_METRICS = ["prometheus-postgres-exporter.env", "prometheus-postgres-exporter.conf", "postgres-exporter-queries.yml"]
+PG_METRICS = ["prometheus-postgres-exporter.env", "prometheus-postgres-exporter.conf", "postgres-exporter-queries.yml",
+              "postgres-exporter-web.yml"]
 PG_SINGLE = ["postgresql.conf", "pg_hba.conf"]
 PG_HA = ["patroni.yml"]
 PG_GC = ["postgresql-session-gc.service", "postgresql-session-gc.timer"]
@@ -90,6 +92,8 @@ def test_every_template_is_rendered_and_checked() -> None:
     templates = sorted(p.name.removesuffix(".j2") for p in ROOT.glob("roles/*/templates/*.j2"))
     assert len(templates) == len(set(templates)), "template names must differ between roles"
     rendered = {path.rsplit("/", 1)[-1] for kinds in EXPECTED.values() for paths in kinds.values() for path in paths}
+    # session_monitor's (no host of the example inventories): test_monitor_render.py.
+    rendered |= set(MONITOR_FILES)
     assert sorted(rendered) == templates
     assert sorted(CHECKS) == templates
 
