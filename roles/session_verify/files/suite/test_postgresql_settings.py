@@ -70,11 +70,14 @@ def test_pg_hba_holds_only_local_peer_and_hostssl_scram(pg_store: Store) -> None
         assert len(members) == 2 * len(members_of(pg_store)), rows
     else:
         assert members == [], rows
-    # Metrics on: one line for the exporter's role, from the address it dials (its own host) only.
+    # Metrics on: the exporter's role from the address it dials (its own host) only; in an HA cluster
+    # from each member's address (one pg_hba for the cluster, each member's exporter dials its own).
     monitor = [line for line in lines if line[0] == "hostssl" and line[2] in metrics_roles(pg_store)]
     if metrics_roles(pg_store):
-        assert [(m[1], m[3], m[4], m[5]) for m in monitor] == [
-            (pg_store["database"], pg_store["metrics_dial"], "255.255.255.255", "scram-sha-256")], rows
+        sources = {m["ha_address"] for m in members_of(pg_store)} if is_ha(pg_store) else set()
+        assert sorted((m[1], m[3], m[4], m[5]) for m in monitor) == sorted(
+            (pg_store["database"], address, "255.255.255.255", "scram-sha-256")
+            for address in sources | {pg_store["metrics_dial"]}), rows
     else:
         assert monitor == [], rows
     hostssl = [line for line in lines if line[0] == "hostssl" and line not in members and line not in monitor]
